@@ -1,0 +1,76 @@
+"""Helpers shared by the benchmark scripts: machine description and timing."""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    import jax
+
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    device = jax.devices()[0]
+    return dict(
+        cpu=cpu,
+        cpu_count=os.cpu_count(),
+        affinity=len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else None,
+        platform=platform.platform(),
+        python=platform.python_version(),
+        jax=jax.__version__,
+        backend=device.platform,
+        device=getattr(device, "device_kind", str(device)),
+    )
+
+
+def steady_time(
+    step: Callable[[], object],
+    *,
+    min_reps: int = 3,
+    max_reps: int = 20,
+    budget_s: float = 20.0,
+) -> dict:
+    """Median and min wall time of `step()` (which must block until done)."""
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < max_reps and (
+        len(times) < min_reps or time.perf_counter() - start < budget_s
+    ):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return dict(median_s=statistics.median(times), min_s=min(times), reps=len(times))
+
+
+def run_point(script: str, args: list[str], timeout_s: float) -> dict:
+    """Run `script --point ARGS` in a fresh interpreter and parse its JSON last line."""
+    cmd = [sys.executable, script, "--point", *args]
+    try:
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return dict(error=f"timed out after {timeout_s:.0f} s")
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-5:]
+        return dict(error=f"exit {out.returncode}: " + " | ".join(tail))
+    return json.loads(out.stdout.strip().splitlines()[-1])

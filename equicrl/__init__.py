@@ -1,0 +1,31 @@
+"""equicrl: deep contrastive reinforcement learning in Equinox."""
+
+from ._actor import (
+    GoalConditionedActor as GoalConditionedActor,
+    squash_log_std as squash_log_std,
+    tanh_gaussian_log_prob as tanh_gaussian_log_prob,
+)
+from ._blocks import ResidualBlock as ResidualBlock
+from ._critic import (
+    ContrastiveCritic as ContrastiveCritic,
+    ENERGIES as ENERGIES,
+    energy as energy,
+    energy_matrix as energy_matrix,
+)
+from ._encoder import DeepEncoder as DeepEncoder
+from ._losses import (
+    actor_loss as actor_loss,
+    alpha_loss as alpha_loss,
+    INFONCE_KINDS as INFONCE_KINDS,
+    infonce_loss as infonce_loss,
+)
+from ._update import (
+    crl_gradient_step as crl_gradient_step,
+    crl_losses as crl_losses,
+    CRLState as CRLState,
+    init_crl_state as init_crl_state,
+    Transitions as Transitions,
+)
+
+
+__version__ = "0.1.0"

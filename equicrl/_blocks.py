@@ -1,0 +1,110 @@
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._checks import check_array, check_callable, check_positive_int
+
+
+LAYER_NORM_EPS = 1e-6
+
+
+def dense(in_dim: int, out_dim: int, *, key: PRNGKeyArray) -> eqx.nn.Linear:
+    """A `Linear` layer initialised as the paper does.
+
+    Kernel uniform in `±1/sqrt(in_dim)` (variance scaling 1/3, fan-in, uniform:
+    Equinox's default) and a zero bias.
+    """
+    linear = eqx.nn.Linear(in_dim, out_dim, key=key)
+    return eqx.tree_at(lambda lin: lin.bias, linear, jnp.zeros_like(linear.bias))
+
+
+def layer_norm(width: int) -> eqx.nn.LayerNorm:
+    """LayerNorm over the feature axis with learned scale and bias, eps 1e-6."""
+    return eqx.nn.LayerNorm(width, eps=LAYER_NORM_EPS)
+
+
+class ResidualBlock(eqx.Module):
+    """A residual block of `layers_per_block` x (Linear -> LayerNorm -> activation).
+
+    The block's input is added to the output of the last activation. There is no
+    normalisation or activation after the addition (no pre-norm), as in the paper.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{wang2025thousand,
+            title={1000 Layer Networks for Self-Supervised {RL}: Scaling Depth Can
+                   Enable New Goal-Reaching Capabilities},
+            author={Wang, Kevin and Javali, Ishaan and Bortkiewicz, Micha{\\l} and
+                    Trzci{\\'n}ski, Tomasz and Eysenbach, Benjamin},
+            booktitle={Advances in Neural Information Processing Systems},
+            year={2025}
+        }
+        ```
+    """
+
+    linears: tuple[eqx.nn.Linear, ...]
+    norms: tuple[eqx.nn.LayerNorm, ...] | None
+    activation: Callable[[Array], Array]
+    width: int = eqx.field(static=True)
+    layers_per_block: int = eqx.field(static=True)
+    use_skip: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        width: int,
+        *,
+        layers_per_block: int = 4,
+        use_layer_norm: bool = True,
+        use_skip: bool = True,
+        activation: Callable[[Array], Array] = jax.nn.swish,
+        key: PRNGKeyArray,
+    ):
+        """**Arguments:**
+
+        - `width`: the size of the input, of every hidden layer and of the output.
+        - `layers_per_block`: the number of Linear -> LayerNorm -> activation layers.
+        - `use_layer_norm`: whether each layer normalises (the paper's "no LayerNorm"
+            ablation sets this to `False`).
+        - `use_skip`: whether to add the block's input to its output (the paper's
+            "no residual connection" ablation sets this to `False`).
+        - `activation`: the elementwise nonlinearity; `jax.nn.swish` by default
+            (`jax.nn.relu` for the paper's ReLU ablation).
+        - `key`: a `jax.random.PRNGKey` for the initialisation. (Keyword only.)
+        """
+        self.width = check_positive_int("width", width)
+        self.layers_per_block = check_positive_int("layers_per_block", layers_per_block)
+        self.activation = check_callable("activation", activation)
+        self.use_skip = bool(use_skip)
+        keys = jr.split(key, self.layers_per_block)
+        self.linears = tuple(dense(self.width, self.width, key=k) for k in keys)
+        if use_layer_norm:
+            self.norms = tuple(layer_norm(self.width) for _ in keys)
+        else:
+            self.norms = None
+
+    @property
+    def use_layer_norm(self) -> bool:
+        return self.norms is not None
+
+    def __call__(self, x: Float[Array, " width"]) -> Float[Array, " width"]:
+        """**Arguments:**
+
+        - `x`: one input vector of shape `(width,)`.
+
+        **Returns:**
+
+        A vector of shape `(width,)`.
+        """
+        check_array("x", x, (self.width,), where="ResidualBlock")
+        h = x
+        for i, linear in enumerate(self.linears):
+            h = linear(h)
+            if self.norms is not None:
+                h = self.norms[i](h)
+            h = self.activation(h)
+        return x + h if self.use_skip else h

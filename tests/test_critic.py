@@ -1,0 +1,192 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from helpers import float_arrays, seeds
+from hypothesis import given
+
+import equicrl
+
+
+STATE_DIM, ACTION_DIM, GOAL_DIM, REPR_DIM, BATCH = 4, 2, 3, 6, 5
+
+
+def _np_energy(phi, psi, kind):
+    phi, psi = np.asarray(phi, np.float64), np.asarray(psi, np.float64)
+    if kind == "l2":
+        return -np.linalg.norm(phi - psi, axis=-1)
+    if kind == "squared_l2":
+        return -np.sum((phi - psi) ** 2, axis=-1)
+    if kind == "dot":
+        return np.sum(phi * psi, axis=-1)
+    return np.sum(phi * psi, axis=-1) / (
+        np.linalg.norm(phi, axis=-1) * np.linalg.norm(psi, axis=-1)
+    )
+
+
+@eqx.filter_jit
+def _energy_matrix(phi, psi, kind):
+    return equicrl.energy_matrix(phi, psi, kind=kind)
+
+
+@eqx.filter_jit
+def _pairwise_by_definition(phi, psi, kind):
+    one = lambda p, q: equicrl.energy(p, q, kind=kind)  # noqa: E731
+    return jax.vmap(lambda p: jax.vmap(lambda q: one(p, q))(psi))(phi)
+
+
+@pytest.mark.parametrize("kind", equicrl.ENERGIES)
+@given(phi=float_arrays((BATCH, REPR_DIM)), psi=float_arrays((BATCH, REPR_DIM)))
+def test_energy_matrix_matches_definition_and_numpy(kind, phi, psi):
+    # Keep cosine away from zero-norm vectors, where it is defined only up to eps.
+    if kind == "cosine":
+        phi = phi + np.where(phi >= 0, 0.5, -0.5).astype(np.float32)
+        psi = psi + np.where(psi >= 0, 0.5, -0.5).astype(np.float32)
+    fast = _energy_matrix(phi, psi, kind)
+    by_pair = _pairwise_by_definition(phi, psi, kind)
+    expected = _np_energy(phi[:, None, :], psi[None, :, :], kind)
+    # The expanded L2 form loses a little precision near zero distance.
+    atol = 2e-3 if kind == "l2" else 1e-4
+    np.testing.assert_allclose(by_pair, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=atol)
+
+
+@eqx.filter_jit
+def _grads_at(phi, psi, kind):
+    single = jax.grad(lambda p, q: equicrl.energy(p, q, kind=kind), argnums=(0, 1))(
+        phi[0], psi[0]
+    )
+    matrix = jax.grad(
+        lambda p, q: jnp.sum(equicrl.energy_matrix(p, q, kind=kind)), argnums=(0, 1)
+    )(phi, psi)
+    loss = jax.grad(
+        lambda p, q: equicrl.infonce_loss(equicrl.energy_matrix(p, q, kind=kind)),
+        argnums=(0, 1),
+    )(phi, psi)
+    return single, matrix, loss
+
+
+@pytest.mark.parametrize("kind", equicrl.ENERGIES)
+@given(x=float_arrays((BATCH, REPR_DIM)))
+def test_gradients_finite_at_coinciding_representations(kind, x):
+    # phi_i == psi_j for every pair on the diagonal, and all-equal rows too.
+    for phi, psi in [(x, x), (x[:1].repeat(BATCH, 0), x[:1].repeat(BATCH, 0))]:
+        for g in jax.tree_util.tree_leaves(_grads_at(phi, psi, kind)):
+            assert np.all(np.isfinite(g))
+
+
+def test_l2_gradient_at_zero_distance_is_zero():
+    x = jnp.array([1.0, -2.0, 0.5])
+    g = jax.grad(lambda p: equicrl.energy(p, x, kind="l2"))(x)
+    np.testing.assert_array_equal(g, 0)
+    # Away from zero it is the unit vector towards psi.
+    y = x + jnp.array([3.0, 0.0, 4.0])
+    np.testing.assert_allclose(
+        jax.grad(lambda p: equicrl.energy(p, y, kind="l2"))(x),
+        [0.6, 0.0, 0.8],
+        rtol=1e-6,
+    )
+
+
+def _critic(seed, **kwargs):
+    return equicrl.ContrastiveCritic(
+        STATE_DIM,
+        ACTION_DIM,
+        GOAL_DIM,
+        repr_dim=REPR_DIM,
+        width=8,
+        key=jr.key(seed),
+        **kwargs,
+    )
+
+
+@eqx.filter_jit
+def _critic_outputs(critic, s, a, g):
+    logits = critic.logits(s, a, g)
+    pair = jax.vmap(lambda si, ai: jax.vmap(lambda gj: critic(si, ai, gj))(g))(s, a)
+    return logits, pair
+
+
+@pytest.mark.parametrize("kind", equicrl.ENERGIES)
+@given(seed=seeds)
+def test_logits_equal_per_pair_energy(kind, seed):
+    critic = _critic(seed, energy=kind)
+    ks, ka, kg = jr.split(jr.key(seed + 1), 3)
+    s = jr.normal(ks, (BATCH, STATE_DIM))
+    a = jr.uniform(ka, (BATCH, ACTION_DIM), minval=-1, maxval=1)
+    g = jr.normal(kg, (BATCH, GOAL_DIM))
+    logits, pair = _critic_outputs(critic, s, a, g)
+    assert logits.shape == (BATCH, BATCH)
+    np.testing.assert_allclose(logits, pair, rtol=1e-4, atol=1e-4)
+
+
+def test_encoders_see_the_right_inputs():
+    critic = _critic(0)
+    assert critic.sa_encoder.in_dim == STATE_DIM + ACTION_DIM
+    assert critic.goal_encoder.in_dim == GOAL_DIM
+    assert critic.sa_encoder.out_dim == critic.goal_encoder.out_dim == REPR_DIM
+    # Separate parameters, same structure.
+    assert not np.allclose(
+        critic.sa_encoder.blocks.linears[0].weight,
+        critic.goal_encoder.blocks.linears[0].weight,
+    )
+    s, a, g = jnp.ones(STATE_DIM), jnp.zeros(ACTION_DIM), jnp.ones(GOAL_DIM)
+    phi = critic.encode_state_action(s, a)
+    np.testing.assert_allclose(
+        phi, critic.sa_encoder(jnp.concatenate([s, a])), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        critic(s, a, g), -np.linalg.norm(phi - critic.encode_goal(g)), rtol=1e-5
+    )
+
+
+def test_unknown_energy():
+    with pytest.raises((ValueError, TypeError), match=r"(?s)energy.*'l2'.*'cosine'"):
+        _critic(0, energy="euclid")
+    with pytest.raises((ValueError, TypeError), match="kind"):
+        equicrl.energy(jnp.ones(3), jnp.ones(3), kind="manhattan")
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(depth=6), "depth"),
+        (dict(repr_dim=0), "repr_dim"),
+        (dict(width=-8), "width"),
+    ],
+)
+def test_bad_critic_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        equicrl.ContrastiveCritic(
+            STATE_DIM, ACTION_DIM, GOAL_DIM, **{"width": 8, **kwargs}, key=jr.key(0)
+        )
+    with pytest.raises((ValueError, TypeError), match="goal_dim"):
+        equicrl.ContrastiveCritic(STATE_DIM, ACTION_DIM, 0, width=8, key=jr.key(0))
+
+
+def test_bad_critic_inputs():
+    critic = _critic(0)
+    s, a, g = (
+        jnp.ones((BATCH, STATE_DIM)),
+        jnp.ones((BATCH, ACTION_DIM)),
+        jnp.ones((BATCH, GOAL_DIM)),
+    )
+    with pytest.raises((ValueError, TypeError), match="actions"):
+        critic.logits(s, a[:-1], g)
+    with pytest.raises((ValueError, TypeError), match="goals"):
+        critic.logits(s, a, jnp.ones((BATCH, GOAL_DIM + 1)))
+    with pytest.raises((ValueError, TypeError), match="state"):
+        critic(jnp.ones(STATE_DIM + 1), a[0], g[0])
+    with pytest.raises((ValueError, TypeError), match="goal"):
+        critic(s[0], a[0], jnp.ones(GOAL_DIM, jnp.int32))
+
+
+def test_bad_energy_inputs():
+    with pytest.raises((ValueError, TypeError)):
+        equicrl.energy_matrix(jnp.ones((3, 4)), jnp.ones((3, 5)))
+    with pytest.raises((ValueError, TypeError)):
+        equicrl.energy_matrix(jnp.ones((3, 4)), jnp.ones((2, 4)))
+    with pytest.raises((ValueError, TypeError)):
+        equicrl.energy(jnp.ones(4), jnp.ones(5))
