@@ -195,6 +195,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="per point (s)")
     parser.add_argument("--out", type=Path, default=RESULTS / "compile_time.json")
     parser.add_argument(
+        "--update",
+        action="store_true",
+        help="replace only the measured points in an existing --out file",
+    )
+    parser.add_argument(
         "--point",
         nargs=5,
         metavar=("DEPTH", "MODE", "STEP", "WIDTH", "BATCH"),
@@ -253,9 +258,20 @@ def main() -> None:
                         f"not run: depth {depth} took {result['compile_s']:.0f} s"
                     )
 
+    if args.update and args.out.exists():
+        old = json.loads(args.out.read_text())
+        key = lambda p: (p["depth"], p["mode"], p["step"])  # noqa: E731
+        fresh = {key(p) for p in points}
+        points = [p for p in old["points"] if key(p) not in fresh] + points
+        points.sort(key=lambda p: (p["depth"], MODES.index(p["mode"]), p["step"]))
+    command = " ".join(["python", "benchmarks/compile_time.py", *sys.argv[1:]])
+    commands = [command]
+    if args.update and args.out.exists():
+        previous = json.loads(args.out.read_text())
+        commands = previous.get("commands", [previous.get("command")]) + commands
     out = dict(
         benchmark="compile_time",
-        command=" ".join(["python", "benchmarks/compile_time.py", *sys.argv[1:]]),
+        commands=commands,
         machine=machine(),
         shapes=dict(
             state_dim=STATE_DIM, action_dim=ACTION_DIM, goal_dim=GOAL_DIM, repr_dim=64

@@ -11,6 +11,23 @@ from ._blocks import dense, layer_norm, ResidualBlock
 from ._checks import check_array, check_callable, check_positive_int
 
 
+@eqx.filter_jit
+def _make_blocks(keys, width, layers_per_block, use_layer_norm, use_skip, activation):
+    # All blocks at once (vmap over keys): every parameter gets a leading block axis.
+    # Compiled, and cached per configuration, so building deep stacks is quick.
+    def make_block(key):
+        return ResidualBlock(
+            width,
+            layers_per_block=layers_per_block,
+            use_layer_norm=use_layer_norm,
+            use_skip=use_skip,
+            activation=activation,
+            key=key,
+        )
+
+    return eqx.filter_vmap(make_block)(keys)
+
+
 class DeepEncoder(eqx.Module):
     """A deep residual encoder: the network of every CRL component.
 
@@ -99,17 +116,14 @@ class DeepEncoder(eqx.Module):
         self.input_linear = dense(self.in_dim, self.width, key=in_key)
         self.input_norm = layer_norm(self.width) if use_layer_norm else None
 
-        def make_block(k):
-            return ResidualBlock(
-                self.width,
-                layers_per_block=self.layers_per_block,
-                use_layer_norm=use_layer_norm,
-                use_skip=use_skip,
-                activation=activation,
-                key=k,
-            )
-
-        self.blocks = eqx.filter_vmap(make_block)(jr.split(blocks_key, self.num_blocks))
+        self.blocks = _make_blocks(
+            jr.split(blocks_key, self.num_blocks),
+            self.width,
+            self.layers_per_block,
+            bool(use_layer_norm),
+            bool(use_skip),
+            activation,
+        )
         self.output_linear = dense(self.width, self.out_dim, key=out_key)
 
     @property

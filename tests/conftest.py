@@ -3,12 +3,7 @@
 import os
 
 import hypothesis
-import jax
 
-
-# Tests compare against float64 NumPy references with float32 tolerances; keep JAX in
-# its default float32 so the library is tested as users run it.
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
 hypothesis.settings.register_profile(
     "ci",

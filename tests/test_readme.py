@@ -1,0 +1,30 @@
+"""The README's example runs as written, and CI runs the README's test command."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_readme_example_runs():
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "the README has no Python example"
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    assert namespace["logits"].shape == (256, 256)
+    assert np.isfinite(float(namespace["loss"]))
+    assert np.all(np.abs(np.asarray(namespace["action"])) < 1)
+    assert all(np.isfinite(float(v)) for v in namespace["metrics"].values())
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    setup = re.search(r"## Set-up.*?```bash\n(.*?)```", readme, flags=re.S).group(1)
+    commands = [line.strip() for line in setup.strip().splitlines()]
+    assert len(commands) == 2
+    assert commands[1] in ci.splitlines()
