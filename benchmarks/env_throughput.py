@@ -1,0 +1,142 @@
+"""Steady environment steps per second of each env family, at several batch sizes.
+
+For each env, `jax.vmap`'d `reset` and a `lax.scan` of `--unroll` vmapped steps with
+random actions are jitted; after a warm-up call the scan is timed until `--budget`
+seconds pass. Brax's own ant and humanoid (same `spring` backend) are measured beside
+ours for comparison. Each point runs in a fresh process.
+
+    python benchmarks/env_throughput.py
+    python benchmarks/env_throughput.py --envs point_maze_u_maze --num-envs 1024
+
+Writes `benchmarks/results/env_throughput.json` and prints a Markdown table.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, RESULTS, run_point  # noqa: E402
+
+
+DEFAULT_ENVS = [
+    "point_maze_u_maze",
+    "ant",
+    "ant_u_maze",
+    "brax:ant",
+    "humanoid",
+    "humanoid_u_maze",
+    "brax:humanoid",
+]
+
+
+def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    if name.startswith("brax:"):
+        from brax import envs as brax_envs
+
+        env = brax_envs.get_environment(name[5:], backend="spring")
+    else:
+        from equicrl import envs
+
+        env = envs.make_env(name)
+
+    reset = jax.jit(jax.vmap(env.reset))
+
+    @jax.jit
+    def rollout(state, key):
+        def body(state, k):
+            action = jax.random.uniform(
+                k, (num_envs, env.action_size), minval=-1, maxval=1
+            )
+            state = jax.vmap(env.step)(state, action)
+            return state, state.reward
+
+        return jax.lax.scan(body, state, jax.random.split(key, unroll))
+
+    t0 = time.perf_counter()
+    state = reset(jax.random.split(jax.random.key(0), num_envs))
+    state, r = rollout(state, jax.random.key(1))
+    jax.block_until_ready(r)
+    compile_s = time.perf_counter() - t0
+
+    steps, calls, start = 0, 0, time.perf_counter()
+    while calls < 2 or time.perf_counter() - start < budget:
+        state, r = rollout(state, jax.random.key(2 + calls))
+        jax.block_until_ready(r)
+        steps += unroll * num_envs
+        calls += 1
+    elapsed = time.perf_counter() - start
+    return dict(
+        env=name,
+        num_envs=num_envs,
+        unroll=unroll,
+        compile_s=compile_s,
+        steps=steps,
+        seconds=elapsed,
+        steps_per_s=steps / elapsed,
+        finite=bool(jnp.all(jnp.isfinite(state.obs))),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs", nargs="+", default=DEFAULT_ENVS)
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[32, 256])
+    parser.add_argument("--unroll", type=int, default=20, help="steps per jitted call")
+    parser.add_argument("--budget", type=float, default=10.0, help="seconds per point")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "env_throughput.json")
+    parser.add_argument("--point", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.point:
+        name, n, unroll, budget = args.point
+        print(json.dumps(measure(name, int(n), int(unroll), float(budget))))
+        return
+
+    points = []
+    for name in args.envs:
+        for n in args.num_envs:
+            result = run_point(
+                __file__,
+                [name, str(n), str(args.unroll), str(args.budget)],
+                args.timeout,
+            )
+            result = dict(dict(env=name, num_envs=n), **result)
+            points.append(result)
+            if "error" in result:
+                print(f"{name:22s} {n:6d} envs: {result['error']}", flush=True)
+            else:
+                print(
+                    f"{name:22s} {n:6d} envs: {result['steps_per_s']:12,.0f} steps/s "
+                    f"(compile {result['compile_s']:.1f} s)",
+                    flush=True,
+                )
+    out = dict(
+        benchmark="env_throughput",
+        command=" ".join(["python", "benchmarks/env_throughput.py", *sys.argv[1:]]),
+        machine=machine(),
+        points=points,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print("| env | envs | steps/s | compile (s) |\n|---|---:|---:|---:|")
+    for p in points:
+        if "error" in p:
+            print(f"| {p['env']} | {p['num_envs']} | {p['error']} | |")
+        else:
+            print(
+                f"| {p['env']} | {p['num_envs']} | {p['steps_per_s']:,.0f} | "
+                f"{p['compile_s']:.1f} |"
+            )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

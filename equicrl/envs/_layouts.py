@@ -1,0 +1,176 @@
+"""Maze layouts as data: the grids of D4RL's locomotion mazes, as the paper uses them.
+
+`#` is a wall block, `S` a start cell, `G` a goal cell (goals are drawn uniformly among
+them) and `.` a free cell that is never a goal. Cell `(i, j)` (row `i`, column `j`) has
+its centre at `x = i * cell_size`, `y = j * cell_size`; each wall is a box filling its
+cell.
+"""
+
+import dataclasses
+from types import MappingProxyType
+
+import numpy as np
+
+
+_CELLS = frozenset("#SG.")
+
+
+@dataclasses.dataclass(frozen=True)
+class MazeLayout:
+    """A maze grid. Rows are strings of `#`, `S`, `G` and `.`, walled all round."""
+
+    name: str
+    rows: tuple[str, ...]
+
+    def __post_init__(self):
+        rows = tuple(self.rows)
+        object.__setattr__(self, "rows", rows)
+        if not rows or len({len(r) for r in rows}) != 1:
+            raise ValueError(
+                f"maze {self.name!r}: rows must be non-empty, equal length"
+            )
+        bad = set("".join(rows)) - _CELLS
+        if bad:
+            raise ValueError(
+                f"maze {self.name!r}: unknown cell characters {sorted(bad)}; "
+                "use '#', 'S', 'G' and '.'"
+            )
+        border = rows[0] + rows[-1] + "".join(r[0] + r[-1] for r in rows)
+        if set(border) != {"#"}:
+            raise ValueError(f"maze {self.name!r}: the outer border must be all walls")
+        if "S" not in "".join(rows) or "G" not in "".join(rows):
+            raise ValueError(f"maze {self.name!r}: needs at least one 'S' and one 'G'")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows), len(self.rows[0])
+
+    def _mask(self, chars: str) -> np.ndarray:
+        return np.array([[c in chars for c in row] for row in self.rows])
+
+    @property
+    def walls(self) -> np.ndarray:
+        """Boolean `(rows, cols)` array, True at wall cells."""
+        return self._mask("#")
+
+    @property
+    def wall_cells(self) -> np.ndarray:
+        """Integer `(n, 2)` array of the (row, column) of every wall cell."""
+        return np.argwhere(self.walls)
+
+    @property
+    def start_cells(self) -> np.ndarray:
+        return np.argwhere(self._mask("S"))
+
+    @property
+    def goal_cells(self) -> np.ndarray:
+        return np.argwhere(self._mask("G"))
+
+    def __str__(self) -> str:
+        return "\n".join(self.rows)
+
+
+def _layout(name: str, text: str) -> MazeLayout:
+    return MazeLayout(name, tuple(text.split()))
+
+
+# fmt: off
+_ALL = [
+    _layout("u_maze", """
+        #####
+        #SGG#
+        ###G#
+        #GGG#
+        #####"""),
+    _layout("u_maze_eval", """
+        #####
+        #S..#
+        ###.#
+        #GGG#
+        #####"""),
+    _layout("u4_maze", """
+        #####
+        #GGG#
+        #S#G#
+        ###G#
+        #G#G#
+        #GGG#
+        #####"""),
+    _layout("u4_maze_eval", """
+        #####
+        #...#
+        #S#.#
+        ###.#
+        #G#.#
+        #GGG#
+        #####"""),
+    _layout("u5_maze", """
+        ########
+        #GGGGGG#
+        #S####G#
+        ######G#
+        #G####G#
+        #GGGGGG#
+        ########"""),
+    _layout("u5_maze_eval", """
+        ########
+        #......#
+        #S####.#
+        ######.#
+        #G####G#
+        #GGGGGG#
+        ########"""),
+    _layout("big_maze", """
+        ########
+        #SG##GG#
+        #GG#GGG#
+        ##GGG###
+        #GG#GGG#
+        #G#GG#G#
+        #GGG#GG#
+        ########"""),
+    _layout("big_maze_eval", """
+        ########
+        #S.##GG#
+        #..#..G#
+        ##...###
+        #..#...#
+        #.#G.#G#
+        #.GG#GG#
+        ########"""),
+    # The humanoid's evaluation big maze also counts row 2, column 5 as a goal.
+    _layout("big_maze_eval_humanoid", """
+        ########
+        #S.##GG#
+        #..#.GG#
+        ##...###
+        #..#...#
+        #.#G.#G#
+        #.GG#GG#
+        ########"""),
+    _layout("hardest_maze", """
+        ############
+        #SGGG#GGGGG#
+        #G##G#G#G#G#
+        #GGGGGG#GGG#
+        #G####G###G#
+        #GG#G#GGGGG#
+        ##G#G#G#G###
+        #GG#GGG#GGG#
+        ############"""),
+]
+# fmt: on
+
+LAYOUTS: "MappingProxyType[str, MazeLayout]" = MappingProxyType(
+    {m.name: m for m in _ALL}
+)
+
+
+def get_layout(name: str) -> MazeLayout:
+    """The layout called `name`; an unknown name raises a `KeyError` listing them."""
+    try:
+        return LAYOUTS[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown maze layout {name!r}; known layouts: {', '.join(LAYOUTS)}"
+        ) from None

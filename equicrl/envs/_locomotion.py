@@ -1,0 +1,313 @@
+"""Goal-conditioned Brax ant and humanoid, in the open or in a maze.
+
+Both build on the MJCF models and environments that ship inside the `brax` package: the
+maze walls are added to the model programmatically (one box per `#` cell), and the
+robot's own Brax environment supplies the physics settings and observations.
+"""
+
+import xml.etree.ElementTree as ET
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from brax.envs.ant import Ant
+from brax.envs.base import State
+from brax.envs.humanoid import Humanoid
+from brax.io import mjcf
+from etils import epath
+
+from ._goal_env import GoalEnv
+from ._layouts import get_layout, MazeLayout
+
+
+WALL_RGBA = "0.55 0.6 0.7 1"
+
+
+def add_maze_walls(xml: str, layout: MazeLayout, cell_size: float) -> str:
+    """Return the MJCF `xml` with a wall box at every `#` cell of `layout`.
+
+    Each wall fills its cell and is `cell_size / 2` high; cell (i, j) is centred at
+    `x = i * cell_size`, `y = j * cell_size`. Walls collide with every geom whose
+    `contype` is set (the robots' feet).
+    """
+    root = ET.fromstring(xml)
+    world = root.find("worldbody")
+    if world is None:
+        raise ValueError("the MJCF model has no <worldbody>")
+    half, height = cell_size / 2, cell_size / 2
+    for i, j in layout.wall_cells:
+        ET.SubElement(
+            world,
+            "geom",
+            name=f"maze_wall_{i}_{j}",
+            type="box",
+            pos=f"{i * cell_size} {j * cell_size} {height / 2}",
+            size=f"{half} {half} {height / 2}",
+            contype="1",
+            conaffinity="1",
+            rgba=WALL_RGBA,
+        )
+    return ET.tostring(root, encoding="unicode")
+
+
+def _with_walls(robot_env, asset: str, layout: MazeLayout | None, cell_size: float):
+    """The robot env's system, rebuilt from its MJCF with maze walls added."""
+    if layout is None:
+        return robot_env.sys
+    path = epath.resource_path("brax") / "envs" / "assets" / asset
+    sys = mjcf.loads(add_maze_walls(path.read_text(), layout, cell_size))
+    # Walls add geoms only: keep the robot env's physics options and actuators.
+    return sys.replace(opt=robot_env.sys.opt, actuator=robot_env.sys.actuator)
+
+
+class _LocomotionGoalEnv(GoalEnv):
+    """Shared logic: goal sampling, metrics and termination around a Brax robot env."""
+
+    _robot_env: Ant | Humanoid
+
+    def __init__(
+        self,
+        robot_env,
+        asset: str,
+        *,
+        layout: MazeLayout | str | None,
+        cell_size: float,
+        success_threshold: float,
+        goal_dim: int,
+        healthy_z_range: tuple[float, float],
+    ):
+        if isinstance(layout, str):
+            layout = get_layout(layout)
+        self.layout = layout
+        self.cell_size = float(cell_size)
+        if not self.cell_size > 0:
+            raise ValueError(f"`cell_size` must be > 0, got {cell_size}")
+        if not success_threshold > 0:
+            raise ValueError(
+                f"`success_threshold` must be > 0, got {success_threshold}"
+            )
+        self._threshold = float(success_threshold)
+        self._goal_dim = goal_dim
+        self.healthy_z_range = tuple(float(z) for z in healthy_z_range)
+        self._robot_env = robot_env
+        robot_env.sys = _with_walls(robot_env, asset, layout, self.cell_size)
+        self.sys = robot_env.sys
+        probe = jax.eval_shape(self._robot_state_obs, jax.random.key(0))
+        self._state_dim = probe.shape[0]
+        if layout is not None:
+            self._starts = jnp.asarray(layout.start_cells * self.cell_size, jnp.float32)
+            self._goals = jnp.asarray(layout.goal_cells * self.cell_size, jnp.float32)
+
+    state_dim = property(lambda self: self._state_dim)
+    goal_dim = property(lambda self: self._goal_dim)
+    goal_indices = property(lambda self: tuple(range(self._goal_dim)))
+    success_threshold = property(lambda self: self._threshold)
+    action_size = property(lambda self: self._robot_env.action_size)
+    backend = property(lambda self: self._robot_env.backend)
+    dt = property(lambda self: self._robot_env.dt)
+
+    def _robot_state_obs(self, rng):
+        return self._robot_env.reset(rng).obs
+
+    def _sample_start_xy(self, key) -> jax.Array:
+        if self.layout is None:
+            return jnp.zeros(2)
+        cell_key, noise_key = jax.random.split(key)
+        centre = self._starts[
+            jax.random.randint(cell_key, (), 0, self._starts.shape[0])
+        ]
+        # Up to a tenth of a cell: the robot starts well inside its cell.
+        spread = 0.1 * self.cell_size
+        return centre + jax.random.uniform(
+            noise_key, (2,), minval=-spread, maxval=spread
+        )
+
+    def _sample_goal_xy(self, key) -> jax.Array:
+        cell_key, noise_key = jax.random.split(key)
+        centre = self._goals[jax.random.randint(cell_key, (), 0, self._goals.shape[0])]
+        spread = 0.25 * self.cell_size
+        return centre + jax.random.uniform(
+            noise_key, (2,), minval=-spread, maxval=spread
+        )
+
+    def _open_goal(self, key) -> jax.Array:
+        raise NotImplementedError
+
+    def _goal(self, key) -> jax.Array:
+        if self.layout is None:
+            return self._open_goal(key)
+        xy = self._sample_goal_xy(key)
+        return self._complete_goal(xy)
+
+    def _complete_goal(self, xy: jax.Array) -> jax.Array:
+        return xy
+
+    def _reset_noise(self, key) -> tuple[jax.Array, jax.Array]:
+        raise NotImplementedError
+
+    def reset(self, rng: jax.Array) -> State:
+        noise_key, start_key, goal_key = jax.random.split(rng, 3)
+        q, qd = self._reset_noise(noise_key)
+        # Move the robot (its free joint's x, y) to the start cell.
+        q = q.at[:2].add(self._sample_start_xy(start_key))
+        pipeline_state = self._robot_env.pipeline_init(q, qd)
+        goal = self._goal(goal_key)
+        return self._state(pipeline_state, goal, jnp.zeros(self.action_size), None)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        pipeline_state = self._robot_env.pipeline_step(state.pipeline_state, action)
+        return self._state(pipeline_state, state.info["goal"], action, state)
+
+    def _robot_obs(self, pipeline_state, action) -> jax.Array:
+        raise NotImplementedError
+
+    def _state(self, pipeline_state, goal, action, previous: State | None) -> State:
+        robot_obs = self._robot_obs(pipeline_state, action)
+        achieved = robot_obs[jnp.asarray(self.goal_indices)]
+        dist = jnp.linalg.norm(achieved - goal)
+        success = (dist < self._threshold).astype(jnp.float32)
+        z = pipeline_state.x.pos[0, 2]
+        low, high = self.healthy_z_range
+        done = ((z < low) | (z > high)).astype(jnp.float32)
+        metrics = {"dist": dist, "success": success}
+        obs = jnp.concatenate([robot_obs, goal])
+        if previous is None:
+            return State(pipeline_state, obs, success, done, metrics, {"goal": goal})
+        return previous.replace(
+            pipeline_state=pipeline_state,
+            obs=obs,
+            reward=success,
+            done=done,
+            metrics={**previous.metrics, **metrics},
+        )
+
+
+class AntGoalEnv(_LocomotionGoalEnv):
+    """Brax's Ant (spring backend) commanded to reach an (x, y) goal.
+
+    State: the 15 joint positions (torso x, y, z and orientation included) and 14
+    velocities, 29 numbers; goal: torso (x, y); observation 31. Success within
+    `success_threshold` (0.5) of the goal; the episode ends when the torso's z leaves
+    `[0.2, 1.0]`. With no layout, goals lie on a circle of radius 10 around the start;
+    in a maze (cells of 4 m) they are drawn among the layout's goal cells.
+    """
+
+    def __init__(
+        self,
+        layout: MazeLayout | str | None = None,
+        *,
+        cell_size: float = 4.0,
+        success_threshold: float = 0.5,
+        goal_radius: float = 10.0,
+        reset_noise_scale: float = 0.1,
+        backend: str = "spring",
+    ):
+        self.goal_radius = float(goal_radius)
+        self.reset_noise_scale = float(reset_noise_scale)
+        robot = Ant(
+            backend=backend,
+            reset_noise_scale=reset_noise_scale,
+            exclude_current_positions_from_observation=False,
+            terminate_when_unhealthy=True,
+        )
+        super().__init__(
+            robot,
+            "ant.xml",
+            layout=layout,
+            cell_size=cell_size,
+            success_threshold=success_threshold,
+            goal_dim=2,
+            healthy_z_range=(0.2, 1.0),
+        )
+
+    def _robot_obs(self, pipeline_state, action):
+        return jnp.concatenate([pipeline_state.q, pipeline_state.qd])
+
+    def _reset_noise(self, key):
+        # As Brax's Ant: uniform position noise, Gaussian velocity noise.
+        q_key, qd_key = jax.random.split(key)
+        s = self.reset_noise_scale
+        q = self.sys.init_q + jax.random.uniform(
+            q_key, (self.sys.q_size(),), minval=-s, maxval=s
+        )
+        return q, s * jax.random.normal(qd_key, (self.sys.qd_size(),))
+
+    def _robot_state_obs(self, rng):
+        state = self._robot_env.reset(rng)
+        return self._robot_obs(state.pipeline_state, None)
+
+    def _open_goal(self, key):
+        angle = jax.random.uniform(key, (), minval=0, maxval=2 * np.pi)
+        return self.goal_radius * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+
+
+class HumanoidGoalEnv(_LocomotionGoalEnv):
+    """Brax's Humanoid (spring backend) commanded to reach an (x, y, z) goal.
+
+    State: Brax's humanoid observation with the torso position included (joint
+    positions and velocities, centre-of-mass inertia and velocity of each body, actuator
+    forces); the goal is the torso's (x, y, z) with z fixed at 1.25, so `goal_indices`
+    are the first three state entries. Success within `success_threshold` (0.5, a 3-D
+    distance); the episode ends when the torso's z leaves `[1.0, 2.0]`. With no layout,
+    the goal is at a uniform angle and a distance uniform in `[1, 5]`; in a maze (cells
+    of 2 m) it is drawn among the layout's goal cells.
+    """
+
+    GOAL_HEIGHT = 1.25
+
+    def __init__(
+        self,
+        layout: MazeLayout | str | None = None,
+        *,
+        cell_size: float = 2.0,
+        success_threshold: float = 0.5,
+        goal_distance: tuple[float, float] = (1.0, 5.0),
+        reset_noise_scale: float = 1e-2,
+        backend: str = "spring",
+    ):
+        self.goal_distance = tuple(float(d) for d in goal_distance)
+        self.reset_noise_scale = float(reset_noise_scale)
+        robot = Humanoid(
+            backend=backend,
+            reset_noise_scale=reset_noise_scale,
+            exclude_current_positions_from_observation=False,
+            terminate_when_unhealthy=True,
+        )
+        super().__init__(
+            robot,
+            "humanoid.xml",
+            layout=layout,
+            cell_size=cell_size,
+            success_threshold=success_threshold,
+            goal_dim=3,
+            healthy_z_range=(1.0, 2.0),
+        )
+
+    def _robot_obs(self, pipeline_state, action):
+        return self._robot_env._get_obs(pipeline_state, action)
+
+    def _reset_noise(self, key):
+        # As Brax's Humanoid: uniform position and velocity noise.
+        q_key, qd_key = jax.random.split(key)
+        s = self.reset_noise_scale
+        q = self.sys.init_q + jax.random.uniform(
+            q_key, (self.sys.q_size(),), minval=-s, maxval=s
+        )
+        return q, jax.random.uniform(qd_key, (self.sys.qd_size(),), minval=-s, maxval=s)
+
+    def _robot_state_obs(self, rng):
+        state = self._robot_env.reset(rng)
+        return self._robot_obs(
+            state.pipeline_state, jnp.zeros(self._robot_env.action_size)
+        )
+
+    def _complete_goal(self, xy):
+        return jnp.concatenate([xy, jnp.array([self.GOAL_HEIGHT])])
+
+    def _open_goal(self, key):
+        angle_key, distance_key = jax.random.split(key)
+        angle = jax.random.uniform(angle_key, (), minval=0, maxval=2 * np.pi)
+        low, high = self.goal_distance
+        distance = jax.random.uniform(distance_key, (), minval=low, maxval=high)
+        xy = distance * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+        return self._complete_goal(xy)

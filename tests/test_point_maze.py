@@ -1,0 +1,217 @@
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from helpers import float_arrays, seeds
+from hypothesis import given
+
+from equicrl import envs
+
+
+# One env and one set of compiled functions shared by the tests below.
+ENV = envs.make_env("point_maze_u_maze")
+RESET = jax.jit(ENV.reset)
+STEP = jax.jit(ENV.step)
+
+
+@jax.jit
+def _rollout(key, actions):
+    state = ENV.reset(key)
+
+    def body(state, action):
+        state = ENV.step(state, action)
+        return state, (state.obs, state.metrics["dist"], state.metrics["success"])
+
+    return jax.lax.scan(body, state, actions)[1]
+
+
+def _overlaps_wall(env, positions, tol=1e-5):
+    """Whether the point's square body overlaps any wall box (beyond `tol`)."""
+    boxes = env.wall_boxes()  # (n, 4): x_min, y_min, x_max, y_max
+    p = np.asarray(positions, np.float64)[:, None, :]
+    r = env.radius - tol
+    overlap_x = (p[..., 0] + r > boxes[:, 0]) & (p[..., 0] - r < boxes[:, 2])
+    overlap_y = (p[..., 1] + r > boxes[:, 1]) & (p[..., 1] - r < boxes[:, 3])
+    return np.any(overlap_x & overlap_y, axis=1)
+
+
+def _cell_of(env, xy):
+    return np.floor(np.asarray(xy) / env.cell_size + 0.5).astype(int)
+
+
+@given(seed=seeds, actions=float_arrays((64, 2), low=-2.0, high=2.0))
+def test_no_action_sequence_enters_a_wall_or_leaves_the_maze(seed, actions):
+    obs, _, _ = _rollout(jr.key(seed), jnp.asarray(actions))
+    positions = np.asarray(obs[:, :2])
+    assert not np.any(_overlaps_wall(ENV, positions))
+    rows, cols = ENV.layout.shape
+    cells = _cell_of(ENV, positions)
+    assert np.all((cells >= 0) & (cells < [rows, cols]))
+    assert not np.any(ENV.layout.walls[cells[:, 0], cells[:, 1]])
+
+
+@pytest.mark.parametrize("name", ["point_maze_big_maze", "point_maze_hardest_maze"])
+def test_random_walks_stay_in_free_space_in_bigger_mazes(name):
+    env = envs.make_env(name)
+
+    @jax.jit
+    def walk(key):
+        state = env.reset(key)
+
+        def body(carry, k):
+            state, action = carry
+            # Persistent actions that push into walls and corners.
+            action = jnp.where(
+                jr.uniform(k) < 0.02, jr.uniform(k, (2,), minval=-1, maxval=1), action
+            )
+            state = env.step(state, action)
+            return (state, action), state.obs[:2]
+
+        return jax.lax.scan(body, (state, jnp.ones(2)), jr.split(key, 2000))[1]
+
+    positions = np.concatenate([np.asarray(walk(jr.key(i))) for i in range(3)])
+    assert not np.any(_overlaps_wall(env, positions))
+    # And the walks really explore: several cells are visited.
+    assert len({tuple(c) for c in _cell_of(env, positions)}) >= 3
+
+
+def test_sliding_along_a_wall_is_not_blocked():
+    # Pushing diagonally into the top wall of the start corridor still moves along x.
+    state = RESET(jr.key(0))
+    for _ in range(30):
+        state = STEP(state, jnp.array([-1.0, 1.0]))
+    x_before = float(state.obs[0])
+    for _ in range(3):
+        state = STEP(state, jnp.array([-1.0, 1.0]))
+    assert float(state.obs[0]) == pytest.approx(x_before, abs=1e-6)  # at the wall: no x
+    state = STEP(state, jnp.array([1.0, -1.0]))
+    # Moving away works in both axes.
+    assert float(state.obs[0]) > x_before
+
+
+@given(seed=seeds)
+def test_starts_and_goals_are_drawn_in_their_cells(seed):
+    for name in (
+        "point_maze_u_maze",
+        "point_maze_u_maze_eval",
+        "point_maze_big_maze_eval",
+    ):
+        env = envs.make_env(name)
+        states = jax.vmap(env.reset)(jr.split(jr.key(seed), 64))
+        starts = _cell_of(env, states.obs[:, :2])
+        goals = _cell_of(env, states.info["goal"])
+        start_set = {tuple(c) for c in env.layout.start_cells}
+        goal_set = {tuple(c) for c in env.layout.goal_cells}
+        assert {tuple(c) for c in starts} <= start_set
+        assert {tuple(c) for c in goals} <= goal_set
+        np.testing.assert_array_equal(states.obs[:, 2:], states.info["goal"])
+
+
+def test_goals_cover_every_goal_cell():
+    states = jax.vmap(ENV.reset)(jr.split(jr.key(0), 512))
+    goals = {tuple(c) for c in _cell_of(ENV, states.info["goal"])}
+    assert goals == {tuple(c) for c in ENV.layout.goal_cells}
+
+
+@given(seed=seeds, actions=float_arrays((16, 2), low=-1.0, high=1.0))
+def test_success_is_one_exactly_when_dist_below_threshold(seed, actions):
+    obs, dist, success = _rollout(jr.key(seed), jnp.asarray(actions))
+    goal = np.asarray(obs[0, 2:])
+    np.testing.assert_allclose(
+        dist, np.linalg.norm(np.asarray(obs[:, :2]) - goal, axis=1), rtol=1e-5
+    )
+    np.testing.assert_array_equal(
+        success, (np.asarray(dist) < ENV.success_threshold).astype(np.float32)
+    )
+
+
+def test_success_when_placed_on_the_goal():
+    state = RESET(jr.key(3))
+    goal = state.info["goal"]
+    state = state.replace(obs=jnp.concatenate([goal + 0.01, goal]))
+    state = STEP(state, jnp.zeros(2))
+    assert float(state.metrics["success"]) == 1.0
+    assert float(state.metrics["dist"]) < ENV.success_threshold
+
+
+def test_shapes_dtypes_and_determinism_under_jit_and_vmap():
+    keys = jr.split(jr.key(0), 8)
+    reset, step = jax.jit(jax.vmap(ENV.reset)), jax.jit(jax.vmap(ENV.step))
+    state = reset(keys)
+    assert state.obs.shape == (8, ENV.observation_size) == (8, 4)
+    assert state.obs.dtype == jnp.float32
+    actions = jr.uniform(jr.key(1), (8, ENV.action_size), minval=-1, maxval=1)
+    next_state = step(state, actions)
+    for x in (
+        next_state.obs,
+        next_state.reward,
+        next_state.done,
+        next_state.metrics["dist"],
+    ):
+        assert x.dtype == jnp.float32
+    assert next_state.metrics["success"].shape == (8,)
+    again = step(reset(keys), actions)
+    np.testing.assert_array_equal(next_state.obs, again.obs)
+    assert not np.array_equal(reset(jr.split(jr.key(1), 8)).obs, state.obs)
+
+
+def test_goal_interface():
+    assert (ENV.state_dim, ENV.goal_dim, ENV.goal_indices) == (2, 2, (0, 1))
+    obs = jnp.arange(8.0).reshape(2, 4)
+    np.testing.assert_array_equal(ENV.achieved_goal(obs), obs[:, :2])
+    np.testing.assert_array_equal(ENV.commanded_goal(obs), obs[:, 2:])
+
+
+def test_training_wrapper_resets_with_new_goals():
+    env = envs.wrap_for_training(envs.make_env("point_maze_u_maze"), episode_length=5)
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
+    state = reset(jr.split(jr.key(0), 16))
+    goals = [np.asarray(state.info["goal"])]
+    dones = []
+    for _ in range(10):
+        state = step(state, jnp.zeros((16, 2)))
+        dones.append(np.asarray(state.done))
+        goals.append(np.asarray(state.info["goal"]))
+        # The observation always carries the env's current goal.
+        np.testing.assert_array_equal(state.obs[:, 2:], state.info["goal"])
+    dones = np.stack(dones)
+    np.testing.assert_array_equal(dones[[4, 9]], 1)
+    assert dones.sum() == 2 * 16
+    # New episodes get new goals (almost surely, with continuous goal noise).
+    assert not np.allclose(goals[5], goals[4])
+    np.testing.assert_array_equal(goals[3], goals[4])
+    # The finished episode's last observation is kept.
+    assert state.info["last_obs"].shape == (16, 4)
+
+
+def test_registry():
+    names = envs.list_envs()
+    for maze in ("u_maze", "u4_maze", "u5_maze", "big_maze", "hardest_maze"):
+        assert f"point_maze_{maze}" in names
+    assert (
+        "point_maze_u_maze_eval" in names
+        and "point_maze_hardest_maze_eval" not in names
+    )
+    with pytest.raises(KeyError, match="point_maze_u_maze"):
+        envs.make_env("point_maze_no_such_maze")
+    env = envs.make_env("point_maze_u4_maze", success_threshold=0.4)
+    assert env.success_threshold == 0.4
+    with pytest.raises(ValueError, match="already registered"):
+        envs.register_env("point_maze_u_maze", envs.PointMaze)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(max_step=0.5), "max_step"),
+        (dict(radius=0.6), "radius"),
+        (dict(cell_size=0.0), "cell_size"),
+        (dict(success_threshold=0.0), "success_threshold"),
+        (dict(goal_noise=0.45), "goal_noise"),
+        (dict(layout="nope"), "u_maze"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError, KeyError), match=match):
+        envs.PointMaze(**kwargs)
