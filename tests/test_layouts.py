@@ -74,3 +74,14 @@ def test_bad_layouts(rows, match):
 def test_unknown_layout_lists_the_known_ones():
     with pytest.raises(KeyError, match="u_maze.*hardest_maze"):
         envs.get_layout("v_maze")
+
+
+def test_every_layout_has_a_picture():
+    # docs/draw_mazes.py draws them; rerun it when a layout changes.
+    from pathlib import Path
+
+    docs = Path(__file__).parent.parent / "docs" / "mazes"
+    for name in envs.LAYOUTS:
+        assert (docs / f"{name}.png").is_file(), (
+            f"run python docs/draw_mazes.py ({name})"
+        )
