@@ -6,6 +6,10 @@ from ._actor import (
     tanh_gaussian_log_prob as tanh_gaussian_log_prob,
 )
 from ._blocks import ResidualBlock as ResidualBlock
+from ._buffer import (
+    TrajectoryBuffer as TrajectoryBuffer,
+    truncated_geometric as truncated_geometric,
+)
 from ._critic import (
     ContrastiveCritic as ContrastiveCritic,
     ENERGIES as ENERGIES,
