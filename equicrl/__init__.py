@@ -10,6 +10,7 @@ from ._buffer import (
     TrajectoryBuffer as TrajectoryBuffer,
     truncated_geometric as truncated_geometric,
 )
+from ._config import CRLConfig as CRLConfig
 from ._critic import (
     ContrastiveCritic as ContrastiveCritic,
     ENERGIES as ENERGIES,

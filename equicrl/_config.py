@@ -1,0 +1,125 @@
+import dataclasses
+import math
+
+from ._checks import check_choice, check_positive_int
+from ._critic import ENERGIES
+from ._losses import INFONCE_KINDS
+
+
+@dataclasses.dataclass(frozen=True)
+class CRLConfig:
+    """Every hyperparameter of contrastive RL, with the paper's values as defaults.
+
+    Frozen and validated at construction: an invalid value or combination raises a
+    `ValueError` (or `TypeError`) naming the fields involved.
+    """
+
+    # Environment and data collection.
+    env_name: str = "humanoid_u_maze"
+    num_envs: int = 512
+    unroll_length: int = 62
+    episode_length: int = 1000
+    # Replay: whole trajectories, `replay_rows` time rows x `num_envs` (FIFO).
+    replay_rows: int = 10_000
+    prefill_rows: int = 1_000
+    # Learning.
+    batch_size: int = 512
+    env_steps_per_gradient_step: float = 40.0
+    gamma: float = 0.99
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    logsumexp_penalty: float = 0.1
+    infonce_kind: str = "forward"
+    energy: str = "l2"
+    # Networks: actor and critic depth are set separately (the paper keeps the actor
+    # at most 512 layers deep while the critic goes to 1024).
+    repr_dim: int = 64
+    actor_width: int = 256
+    critic_width: int = 256
+    actor_depth: int = 4
+    critic_depth: int = 4
+    layers_per_block: int = 4
+    remat: bool = False
+    # Budget and evaluation.
+    total_env_steps: int = 100_000_000
+    eval_envs: int = 128
+    seed: int = 0
+
+    def __post_init__(self):
+        ints = (
+            "num_envs unroll_length episode_length replay_rows prefill_rows batch_size "
+            "repr_dim actor_width critic_width actor_depth critic_depth "
+            "layers_per_block "
+            "total_env_steps eval_envs"
+        ).split()
+        for name in ints:
+            check_positive_int(name, getattr(self, name))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"`seed` must be an int, got {self.seed!r}")
+        for name in (
+            "actor_lr",
+            "critic_lr",
+            "alpha_lr",
+            "env_steps_per_gradient_step",
+        ):
+            value = getattr(self, name)
+            if not (
+                isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+            ):
+                raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}")
+        if not (
+            isinstance(self.logsumexp_penalty, (int, float))
+            and math.isfinite(self.logsumexp_penalty)
+            and self.logsumexp_penalty >= 0
+        ):
+            raise ValueError(
+                "`logsumexp_penalty` must be finite and >= 0, got "
+                f"{self.logsumexp_penalty!r}"
+            )
+        if not 0 < self.gamma < 1:
+            raise ValueError(f"`gamma` must be in (0, 1), got {self.gamma!r}")
+        check_choice("energy", self.energy, ENERGIES)
+        check_choice("infonce_kind", self.infonce_kind, INFONCE_KINDS)
+        if not isinstance(self.env_name, str) or not self.env_name:
+            raise TypeError(
+                f"`env_name` must be a non-empty string, got {self.env_name!r}"
+            )
+        for name in ("actor_depth", "critic_depth"):
+            depth = getattr(self, name)
+            if depth % self.layers_per_block:
+                raise ValueError(
+                    f"`{name}` ({depth}) must be a multiple of `layers_per_block` "
+                    f"({self.layers_per_block})"
+                )
+        if self.prefill_rows > self.replay_rows:
+            raise ValueError(
+                f"`prefill_rows` ({self.prefill_rows}) cannot exceed `replay_rows` "
+                f"({self.replay_rows})"
+            )
+        if self.unroll_length > self.replay_rows:
+            raise ValueError(
+                f"`unroll_length` ({self.unroll_length}) cannot exceed `replay_rows` "
+                f"({self.replay_rows}): one collection must fit the buffer"
+            )
+        if self.total_env_steps < self.env_steps_per_collection:
+            raise ValueError(
+                f"`total_env_steps` ({self.total_env_steps}) is less than one "
+                "collection "
+                f"(`num_envs` x `unroll_length` = {self.env_steps_per_collection})"
+            )
+
+    @property
+    def env_steps_per_collection(self) -> int:
+        return self.num_envs * self.unroll_length
+
+    @property
+    def gradient_steps_per_collection(self) -> int:
+        """`env_steps_per_collection / env_steps_per_gradient_step`, rounded to the
+        nearest integer (at least 1); the trainer prints the value it uses."""
+        ratio = self.env_steps_per_collection / self.env_steps_per_gradient_step
+        return max(1, round(ratio))
+
+    def replace(self, **changes) -> "CRLConfig":
+        """A copy with `changes` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
