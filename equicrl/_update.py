@@ -41,20 +41,49 @@ def _stop_gradient(model: PyTree) -> PyTree:
     )
 
 
+Optimisers = (
+    optax.GradientTransformation
+    | tuple[
+        optax.GradientTransformation,
+        optax.GradientTransformation,
+        optax.GradientTransformation,
+    ]
+)
+
+
+def _three(optimiser: Optimisers) -> tuple:
+    """(actor, critic, alpha) optimisers from one shared or three separate ones."""
+    if isinstance(optimiser, tuple) and not isinstance(
+        optimiser, optax.GradientTransformation
+    ):
+        if len(optimiser) != 3:
+            raise ValueError(
+                "`optimiser` must be one optax transformation or a tuple of three "
+                f"(actor, critic, alpha); got a tuple of {len(optimiser)}"
+            )
+        return optimiser
+    return optimiser, optimiser, optimiser
+
+
 def init_crl_state(
     actor: GoalConditionedActor,
     critic: ContrastiveCritic,
-    optimiser: optax.GradientTransformation,
+    optimiser: Optimisers,
 ) -> CRLState:
-    """Initial optimiser states for actor, critic and temperature (log alpha = 0)."""
+    """Initial optimiser states for actor, critic and temperature (log alpha = 0).
+
+    `optimiser` is one optax transformation for all three, or a tuple of three
+    `(actor, critic, alpha)`.
+    """
+    actor_opt, critic_opt, alpha_opt = _three(optimiser)
     log_alpha = jnp.zeros(())
     return CRLState(
         actor=actor,
         critic=critic,
         log_alpha=log_alpha,
-        actor_opt_state=optimiser.init(_params(actor)),
-        critic_opt_state=optimiser.init(_params(critic)),
-        alpha_opt_state=optimiser.init(log_alpha),
+        actor_opt_state=actor_opt.init(_params(actor)),
+        critic_opt_state=critic_opt.init(_params(critic)),
+        alpha_opt_state=alpha_opt.init(log_alpha),
     )
 
 
@@ -126,7 +155,7 @@ def crl_gradient_step(
     batch: Transitions,
     key: PRNGKeyArray,
     *,
-    optimiser: optax.GradientTransformation,
+    optimiser: Optimisers,
     infonce_kind: InfoNCEKind = "forward",
     logsumexp_penalty: float = 0.1,
     target_entropy: float | None = None,
@@ -139,7 +168,8 @@ def crl_gradient_step(
     - `batch`: relabelled [`equicrl.Transitions`][].
     - `key`: a `jax.random.PRNGKey` for the actor's action samples.
     - `optimiser`: the optax transformation used for all three (Adam 3e-4 in the
-        paper); the optimiser states in `state` must come from it.
+        paper), or a tuple of three `(actor, critic, alpha)`; the optimiser states in
+        `state` must come from it.
     - `infonce_kind`, `logsumexp_penalty`: as for [`equicrl.infonce_loss`][].
     - `target_entropy`: the temperature's target; `-0.5 * action_dim` if `None`.
 
@@ -168,15 +198,21 @@ def crl_gradient_step(
     grads, metrics = jax.grad(loss_fn, has_aux=True)(diff_params, static_params)
     actor_grads, alpha_grad, critic_grads = grads
 
-    def apply(model, grads, opt_state):
-        updates, opt_state = optimiser.update(grads, opt_state, _params(model))
+    actor_opt, critic_opt, alpha_opt = _three(optimiser)
+
+    def apply(opt, model, grads, opt_state):
+        updates, opt_state = opt.update(grads, opt_state, _params(model))
         return eqx.apply_updates(model, updates), opt_state
 
-    actor, actor_opt_state = apply(state.actor, actor_grads, state.actor_opt_state)
-    log_alpha, alpha_opt_state = apply(
-        state.log_alpha, alpha_grad, state.alpha_opt_state
+    actor, actor_opt_state = apply(
+        actor_opt, state.actor, actor_grads, state.actor_opt_state
     )
-    critic, critic_opt_state = apply(state.critic, critic_grads, state.critic_opt_state)
+    log_alpha, alpha_opt_state = apply(
+        alpha_opt, state.log_alpha, alpha_grad, state.alpha_opt_state
+    )
+    critic, critic_opt_state = apply(
+        critic_opt, state.critic, critic_grads, state.critic_opt_state
+    )
     new_state = CRLState(
         actor=actor,
         critic=critic,

@@ -134,3 +134,19 @@ def test_step_bad_arguments():
         equicrl.crl_gradient_step(
             state, batch, jr.key(0), optimiser=optimiser, infonce_kind="x"
         )
+
+
+def test_separate_optimisers_per_network():
+    actor, critic, batch = _setup(2)
+    # A zero learning rate for the critic leaves it unchanged; the actor still moves.
+    optimisers = (optax.sgd(0.1), optax.sgd(0.0), optax.sgd(0.1))
+    state = equicrl.init_crl_state(actor, critic, optimisers)
+    new, _ = _step(state, batch, jr.key(0), optimisers)
+    leaves = lambda m: jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array))  # noqa: E731
+    for a, b in zip(leaves(state.critic), leaves(new.critic)):
+        np.testing.assert_array_equal(a, b)
+    assert any(
+        not np.allclose(a, b) for a, b in zip(leaves(state.actor), leaves(new.actor))
+    )
+    with pytest.raises((ValueError, TypeError), match="optimiser"):
+        equicrl.init_crl_state(actor, critic, (optax.sgd(0.1), optax.sgd(0.1)))
