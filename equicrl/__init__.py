@@ -24,6 +24,7 @@ from ._losses import (
     INFONCE_KINDS as INFONCE_KINDS,
     infonce_loss as infonce_loss,
 )
+from ._train import evaluate as evaluate, train as train, TrainState as TrainState
 from ._update import (
     crl_gradient_step as crl_gradient_step,
     crl_losses as crl_losses,

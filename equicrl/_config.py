@@ -24,12 +24,12 @@ class CRLConfig:
     prefill_rows: int = 1_000
     # Learning.
     batch_size: int = 512
-    env_steps_per_gradient_step: float = 40.0
-    gamma: float = 0.99
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
-    logsumexp_penalty: float = 0.1
+    env_steps_per_gradient_step: int | float = 40.0
+    gamma: int | float = 0.99
+    actor_lr: int | float = 3e-4
+    critic_lr: int | float = 3e-4
+    alpha_lr: int | float = 3e-4
+    logsumexp_penalty: int | float = 0.1
     infonce_kind: str = "forward"
     energy: str = "l2"
     # Networks: actor and critic depth are set separately (the paper keeps the actor

@@ -1,0 +1,372 @@
+"""The CRL training loop: collect -> insert -> relabel -> (actor + alpha, critic) steps.
+
+Each epoch (one collection of `unroll_length` steps in every env, then
+`gradient_steps_per_collection` gradient steps on relabelled batches) is one jitted
+function built from `lax.scan`s; a thin Python loop around epochs evaluates, prints
+progress and writes metrics.
+"""
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import Array, Int, PRNGKeyArray, PyTree
+
+from ._actor import GoalConditionedActor
+from ._buffer import TrajectoryBuffer
+from ._config import CRLConfig
+from ._critic import ContrastiveCritic
+from ._update import crl_gradient_step, CRLState, init_crl_state, Transitions
+
+
+class TrainState(eqx.Module):
+    """Everything a training run carries from one epoch to the next."""
+
+    crl: CRLState
+    buffer: TrajectoryBuffer
+    env_state: PyTree
+    episode_id: Int[Array, " num_envs"]
+    key: PRNGKeyArray
+    env_steps: Int[Array, ""]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Parts:
+    """The static pieces of a run: envs, optimisers, sizes."""
+
+    config: CRLConfig
+    env: object  # the GoalEnv
+    train_env: object  # wrapped for training (episodes, auto-reset, vmap)
+    eval_env: object
+    optimisers: tuple
+
+    @property
+    def state_dim(self) -> int:
+        return self.env.state_dim
+
+
+def _make_parts(config: CRLConfig, env_overrides: dict) -> _Parts:
+    from .envs import list_envs, make_env, wrap_for_training
+
+    env = make_env(config.env_name, **env_overrides)
+    eval_name = config.env_name + "_eval"
+    eval_env = make_env(eval_name, **env_overrides) if eval_name in list_envs() else env
+    train_env = wrap_for_training(env, episode_length=config.episode_length)
+    optimisers = (
+        optax.adam(config.actor_lr),
+        optax.adam(config.critic_lr),
+        optax.adam(config.alpha_lr),
+    )
+    return _Parts(config, env, train_env, eval_env, optimisers)
+
+
+def _networks(parts: _Parts, key: PRNGKeyArray):
+    c, env = parts.config, parts.env
+    actor_key, critic_key = jr.split(key)
+    actor = GoalConditionedActor(
+        env.state_dim,
+        env.goal_dim,
+        env.action_size,
+        width=c.actor_width,
+        depth=c.actor_depth,
+        layers_per_block=c.layers_per_block,
+        remat=c.remat,
+        key=actor_key,
+    )
+    critic = ContrastiveCritic(
+        env.state_dim,
+        env.action_size,
+        env.goal_dim,
+        repr_dim=c.repr_dim,
+        width=c.critic_width,
+        depth=c.critic_depth,
+        energy=c.energy,
+        layers_per_block=c.layers_per_block,
+        remat=c.remat,
+        key=critic_key,
+    )
+    return actor, critic
+
+
+def _collect(parts: _Parts, ts: TrainState, steps: int, random: bool) -> TrainState:
+    """Roll every env `steps` steps and append the trajectories to the buffer."""
+    env, sd = parts.train_env, parts.state_dim
+    num_envs = parts.config.num_envs
+    action_size = parts.env.action_size
+    actor = ts.crl.actor
+
+    def body(carry, key):
+        env_state, episode_id = carry
+        state, goal = env_state.obs[:, :sd], env_state.obs[:, sd:]
+        if random:
+            action = jr.uniform(key, (num_envs, action_size), minval=-1, maxval=1)
+        else:
+            keys = jr.split(key, num_envs)
+            action, _ = jax.vmap(lambda s, g, k: actor.sample(s, g, key=k))(
+                state, goal, keys
+            )
+        next_state = env.step(env_state, action)
+        row = {"state": state, "action": action}
+        next_id = episode_id + next_state.done.astype(jnp.int32)
+        return (next_state, next_id), (row, episode_id)
+
+    key, collect_key = jr.split(ts.key)
+    (env_state, episode_id), (rows, ids) = jax.lax.scan(
+        body, (ts.env_state, ts.episode_id), jr.split(collect_key, steps)
+    )
+    return TrainState(
+        crl=ts.crl,
+        buffer=ts.buffer.insert(rows, ids),
+        env_state=env_state,
+        episode_id=episode_id,
+        key=key,
+        env_steps=ts.env_steps + steps * num_envs,
+    )
+
+
+def _learn(parts: _Parts, ts: TrainState) -> tuple[TrainState, dict]:
+    """`gradient_steps_per_collection` CRL gradient steps on relabelled batches."""
+    c, goal_indices = parts.config, jnp.asarray(parts.env.goal_indices)
+
+    crl_params, crl_static = eqx.partition(ts.crl, eqx.is_array)
+
+    def body(crl_params, key):
+        crl = eqx.combine(crl_params, crl_static)
+        sample_key, step_key = jr.split(key)
+        now, future, _ = ts.buffer.sample_relabelled(sample_key, c.batch_size, c.gamma)
+        batch = Transitions(
+            state=now["state"],
+            action=now["action"],
+            goal=future["state"][:, goal_indices],
+        )
+        crl, metrics = crl_gradient_step(
+            crl,
+            batch,
+            step_key,
+            optimiser=parts.optimisers,
+            infonce_kind=c.infonce_kind,
+            logsumexp_penalty=c.logsumexp_penalty,
+        )
+        return eqx.filter(crl, eqx.is_array), metrics
+
+    key, learn_key = jr.split(ts.key)
+    crl_params, metrics = jax.lax.scan(
+        body, crl_params, jr.split(learn_key, c.gradient_steps_per_collection)
+    )
+    crl = eqx.combine(crl_params, crl_static)
+    metrics = jax.tree.map(jnp.mean, metrics)
+    return eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key)), metrics
+
+
+def evaluate(
+    actor: GoalConditionedActor, env, *, num_episodes: int, episode_length: int, key
+) -> dict[str, float]:
+    """Run `num_episodes` episodes with the deterministic actor.
+
+    **Returns:**
+
+    Means and standard errors over episodes of `time_at_goal` (steps within the
+    success threshold), `success` (1 if the goal was ever reached) and `final_dist`
+    (distance at the last step, or at termination).
+    """
+    sd = env.state_dim
+
+    @eqx.filter_jit
+    def run(actor, key):
+        state = jax.vmap(env.reset)(jr.split(key, num_episodes))
+
+        def body(carry, _):
+            state, alive, last_dist = carry
+            action = jax.vmap(actor.deterministic_action)(
+                state.obs[:, :sd], state.obs[:, sd:]
+            )
+            state = jax.vmap(env.step)(state, action)
+            at_goal = state.metrics["success"] * alive
+            last_dist = jnp.where(alive > 0, state.metrics["dist"], last_dist)
+            alive = alive * (1 - state.done)
+            return (state, alive, last_dist), at_goal
+
+        init = (state, jnp.ones(num_episodes), state.metrics["dist"])
+        (_, _, final_dist), at_goal = jax.lax.scan(
+            body, init, None, length=episode_length
+        )
+        return at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
+
+    time_at_goal, success, final_dist = (np.asarray(x) for x in run(actor, key))
+    out = {}
+    for name, values in (
+        ("time_at_goal", time_at_goal),
+        ("success", success),
+        ("final_dist", final_dist),
+    ):
+        out[name] = float(values.mean())
+        out[name + "_stderr"] = float(values.std(ddof=1) / math.sqrt(len(values)))
+    return out
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata
+
+    out = {}
+    for name in ("equicrl", "jax", "jaxlib", "equinox", "optax", "brax", "mujoco"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def train(
+    config: CRLConfig,
+    *,
+    run_dir: str | Path | None = None,
+    eval_every: int = 1,
+    env_overrides: dict | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[TrainState, list[dict]]:
+    """Train contrastive RL as `config` says.
+
+    **Arguments:**
+
+    - `config`: a [`equicrl.CRLConfig`][].
+    - `run_dir`: if given, `config.json` (with the package versions) and
+        `metrics.jsonl` (one line per epoch) are written there.
+    - `eval_every`: evaluate on the env's eval variant every this many epochs (and
+        after the last).
+    - `env_overrides`: keyword arguments for [`equicrl.envs.make_env`][].
+    - `log`: where progress lines go (default: print to stdout, flushed).
+
+    **Returns:**
+
+    `(state, history)`: the final [`equicrl.TrainState`][] and one dict of metrics per
+    epoch.
+    """
+    c = config
+    log = log or (lambda line: print(line, file=sys.stdout, flush=True))
+    parts = _make_parts(c, env_overrides or {})
+    key = jr.key(c.seed)
+    net_key, env_key, run_key, eval_key = jr.split(key, 4)
+    actor, critic = _networks(parts, net_key)
+
+    # Built under jit so that every leaf is its own buffer (the epochs donate them).
+    @eqx.filter_jit
+    def initial_state(actor, critic, env_key, run_key):
+        env_state = parts.train_env.reset(jr.split(env_key, c.num_envs))
+        example = {
+            "state": env_state.obs[:, : parts.state_dim],
+            "action": jnp.zeros((c.num_envs, parts.env.action_size)),
+        }
+        return TrainState(
+            crl=init_crl_state(actor, critic, parts.optimisers),
+            buffer=TrajectoryBuffer.create(example, c.replay_rows, c.num_envs),
+            env_state=env_state,
+            episode_id=jnp.zeros(c.num_envs, jnp.int32),
+            key=run_key,
+            env_steps=jnp.zeros((), jnp.int32),
+        )
+
+    ts = initial_state(actor, critic, env_key, run_key)
+
+    epochs = max(
+        1,
+        (c.total_env_steps - c.prefill_rows * c.num_envs) // c.env_steps_per_collection,
+    )
+    log(
+        f"equicrl: {c.env_name}, {c.num_envs} envs, critic depth {c.critic_depth}, "
+        f"actor depth {c.actor_depth}; {epochs} epochs of "
+        f"{c.env_steps_per_collection:,} "
+        f"env steps and {c.gradient_steps_per_collection} gradient steps (batch "
+        f"{c.batch_size}), after a prefill of {c.prefill_rows * c.num_envs:,} steps"
+    )
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        meta = {"config": dataclasses.asdict(c), "versions": _versions()}
+        (run_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+        metrics_file = open(run_dir / "metrics.jsonl", "w")
+    else:
+        metrics_file = None
+
+    prefill = eqx.filter_jit(
+        lambda ts, steps: _collect(parts, ts, steps, random=True), donate="all"
+    )
+
+    @eqx.filter_jit(donate="all")
+    def epoch(ts):
+        ts = _collect(parts, ts, c.unroll_length, random=False)
+        return _learn(parts, ts)
+
+    start = time.perf_counter()
+    remaining = c.prefill_rows
+    while remaining > 0:
+        chunk = min(remaining, c.unroll_length)
+        ts = prefill(ts, chunk)
+        remaining -= chunk
+    log(f"prefilled the buffer in {time.perf_counter() - start:.1f} s")
+
+    history: list[dict] = []
+    train_start, steps_at_start = time.perf_counter(), int(ts.env_steps)
+    latest_eval: dict = {}
+    try:
+        for i in range(epochs):
+            ts, metrics = epoch(ts)
+            record = {k: float(v) for k, v in metrics.items()}
+            record.update(epoch=i + 1, env_steps=int(ts.env_steps))
+            elapsed = time.perf_counter() - train_start
+            sps = (record["env_steps"] - steps_at_start) / max(elapsed, 1e-9)
+            record.update(sps=sps, seconds=elapsed)
+            if not all(math.isfinite(record[k]) for k in ("critic_loss", "actor_loss")):
+                raise FloatingPointError(
+                    f"non-finite loss at epoch {i + 1} (env step "
+                    f"{record['env_steps']}): critic_loss={record['critic_loss']}, "
+                    f"actor_loss={record['actor_loss']}"
+                )
+            if (i + 1) % eval_every == 0 or i + 1 == epochs:
+                eval_key, k = jr.split(eval_key)
+                latest_eval = evaluate(
+                    ts.crl.actor,
+                    parts.eval_env,
+                    num_episodes=c.eval_envs,
+                    episode_length=c.episode_length,
+                    key=k,
+                )
+                record.update({f"eval/{k}": v for k, v in latest_eval.items()})
+            history.append(record)
+            if metrics_file is not None:
+                metrics_file.write(json.dumps(record) + "\n")
+                metrics_file.flush()
+            eta = (epochs - i - 1) * elapsed / (i + 1)
+            line = (
+                f"[{100 * (i + 1) / epochs:5.1f}%] env steps {record['env_steps']:,} | "
+                f"{sps:,.0f} sps | ETA {_fmt_time(eta)} | "
+                f"critic {record['critic_loss']:.3f} "
+                f"actor {record['actor_loss']:.3f} alpha {record['alpha']:.3f}"
+            )
+            if latest_eval:
+                line += (
+                    f" | eval: time at goal {latest_eval['time_at_goal']:.1f}, "
+                    f"success {latest_eval['success']:.2f}, "
+                    f"final dist {latest_eval['final_dist']:.2f}"
+                )
+            log(line)
+    finally:
+        if metrics_file is not None:
+            metrics_file.close()
+    return ts, history
