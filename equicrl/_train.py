@@ -24,6 +24,7 @@ from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from ._actor import GoalConditionedActor
 from ._buffer import TrajectoryBuffer
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._config import CRLConfig
 from ._critic import ContrastiveCritic
 from ._update import crl_gradient_step, CRLState, init_crl_state, Transitions
@@ -238,6 +239,8 @@ def train(
     *,
     run_dir: str | Path | None = None,
     eval_every: int = 1,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
     env_overrides: dict | None = None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[TrainState, list[dict]]:
@@ -250,6 +253,13 @@ def train(
         `metrics.jsonl` (one line per epoch) are written there.
     - `eval_every`: evaluate on the env's eval variant every this many epochs (and
         after the last).
+    - `checkpoint_every`: with `run_dir`, save the whole training state (networks,
+        optimiser states, temperature, replay buffer, env states, RNG, counters) to
+        `run_dir/checkpoint.eqx` every this many epochs and after the last. No pickle;
+        written atomically.
+    - `resume`: continue the run in `run_dir` from its checkpoint. The config must be
+        the same; a resumed run ends with exactly the parameters and metrics of an
+        uninterrupted one (same seed, same machine).
     - `env_overrides`: keyword arguments for [`equicrl.envs.make_env`][].
     - `log`: where progress lines go (default: print to stdout, flushed).
 
@@ -295,12 +305,42 @@ def train(
         f"env steps and {c.gradient_steps_per_collection} gradient steps (batch "
         f"{c.batch_size}), after a prefill of {c.prefill_rows * c.num_envs:,} steps"
     )
+    if (checkpoint_every is not None or resume) and run_dir is None:
+        raise ValueError("`checkpoint_every` and `resume` need a `run_dir`")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"`checkpoint_every` must be >= 1, got {checkpoint_every}")
+    history: list[dict] = []
+    start_epoch = 0
+    config_dict = dataclasses.asdict(c)
     if run_dir is not None:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        meta = {"config": dataclasses.asdict(c), "versions": _versions()}
+        checkpoint_path = run_dir / "checkpoint.eqx"
+        if resume:
+            if not checkpoint_path.exists():
+                raise FileNotFoundError(f"no checkpoint to resume from in {run_dir}")
+            ts, meta = load_checkpoint(checkpoint_path, ts)
+            if meta.get("config") != json.loads(json.dumps(config_dict)):
+                saved = meta.get("config") or {}
+                differ = sorted(
+                    k for k in config_dict if saved.get(k) != config_dict[k]
+                )
+                raise ValueError(
+                    f"checkpoint {checkpoint_path} was made with a different config "
+                    f"(fields: {', '.join(differ) or 'unknown'})"
+                )
+            start_epoch = int(meta["epoch"])
+            lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+            history = [json.loads(line) for line in lines]
+            # Drop metrics of epochs after the checkpoint (a kill before the next save).
+            history = [r for r in history if r["epoch"] <= start_epoch]
+            log(f"resumed {run_dir} at epoch {start_epoch}")
+        meta = {"config": config_dict, "versions": _versions()}
         (run_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
         metrics_file = open(run_dir / "metrics.jsonl", "w")
+        for record in history:
+            metrics_file.write(json.dumps(record) + "\n")
+        metrics_file.flush()
     else:
         metrics_file = None
 
@@ -313,25 +353,25 @@ def train(
         ts = _collect(parts, ts, c.unroll_length, random=False)
         return _learn(parts, ts)
 
-    start = time.perf_counter()
-    remaining = c.prefill_rows
-    while remaining > 0:
-        chunk = min(remaining, c.unroll_length)
-        ts = prefill(ts, chunk)
-        remaining -= chunk
-    log(f"prefilled the buffer in {time.perf_counter() - start:.1f} s")
+    if start_epoch == 0:
+        start = time.perf_counter()
+        remaining = c.prefill_rows
+        while remaining > 0:
+            chunk = min(remaining, c.unroll_length)
+            ts = prefill(ts, chunk)
+            remaining -= chunk
+        log(f"prefilled the buffer in {time.perf_counter() - start:.1f} s")
 
-    history: list[dict] = []
     train_start, steps_at_start = time.perf_counter(), int(ts.env_steps)
     latest_eval: dict = {}
     try:
-        for i in range(epochs):
+        for i in range(start_epoch, epochs):
             ts, metrics = epoch(ts)
             record = {k: float(v) for k, v in metrics.items()}
             record.update(epoch=i + 1, env_steps=int(ts.env_steps))
             elapsed = time.perf_counter() - train_start
             sps = (record["env_steps"] - steps_at_start) / max(elapsed, 1e-9)
-            record.update(sps=sps, seconds=elapsed)
+            record.update(sps=sps)
             if not all(math.isfinite(record[k]) for k in ("critic_loss", "actor_loss")):
                 raise FloatingPointError(
                     f"non-finite loss at epoch {i + 1} (env step "
@@ -339,20 +379,25 @@ def train(
                     f"actor_loss={record['actor_loss']}"
                 )
             if (i + 1) % eval_every == 0 or i + 1 == epochs:
-                eval_key, k = jr.split(eval_key)
                 latest_eval = evaluate(
                     ts.crl.actor,
                     parts.eval_env,
                     num_episodes=c.eval_envs,
                     episode_length=c.episode_length,
-                    key=k,
+                    key=jr.fold_in(eval_key, i + 1),
                 )
                 record.update({f"eval/{k}": v for k, v in latest_eval.items()})
             history.append(record)
             if metrics_file is not None:
                 metrics_file.write(json.dumps(record) + "\n")
                 metrics_file.flush()
-            eta = (epochs - i - 1) * elapsed / (i + 1)
+            if checkpoint_every is not None and (
+                (i + 1) % checkpoint_every == 0 or i + 1 == epochs
+            ):
+                save_checkpoint(
+                    checkpoint_path, ts, {"config": config_dict, "epoch": i + 1}
+                )
+            eta = (epochs - i - 1) * elapsed / (i + 1 - start_epoch)
             line = (
                 f"[{100 * (i + 1) / epochs:5.1f}%] env steps {record['env_steps']:,} | "
                 f"{sps:,.0f} sps | ETA {_fmt_time(eta)} | "
