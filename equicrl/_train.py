@@ -169,6 +169,29 @@ def _learn(parts: _Parts, ts: TrainState) -> tuple[TrainState, dict]:
     return eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key)), metrics
 
 
+# Module level, with the env, episode count and length static: repeated evaluations
+# of one run reuse the compiled rollout instead of recompiling it each time.
+@eqx.filter_jit
+def _evaluation_rollout(actor, env, key, num_episodes: int, episode_length: int):
+    sd = env.state_dim
+    state = jax.vmap(env.reset)(jr.split(key, num_episodes))
+
+    def body(carry, _):
+        state, alive, last_dist = carry
+        action = jax.vmap(actor.deterministic_action)(
+            state.obs[:, :sd], state.obs[:, sd:]
+        )
+        state = jax.vmap(env.step)(state, action)
+        at_goal = state.metrics["success"] * alive
+        last_dist = jnp.where(alive > 0, state.metrics["dist"], last_dist)
+        alive = alive * (1 - state.done)
+        return (state, alive, last_dist), at_goal
+
+    init = (state, jnp.ones(num_episodes), state.metrics["dist"])
+    (_, _, final_dist), at_goal = jax.lax.scan(body, init, None, length=episode_length)
+    return at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
+
+
 def evaluate(
     actor: GoalConditionedActor, env, *, num_episodes: int, episode_length: int, key
 ) -> dict[str, float]:
@@ -180,30 +203,8 @@ def evaluate(
     success threshold), `success` (1 if the goal was ever reached) and `final_dist`
     (distance at the last step, or at termination).
     """
-    sd = env.state_dim
-
-    @eqx.filter_jit
-    def run(actor, key):
-        state = jax.vmap(env.reset)(jr.split(key, num_episodes))
-
-        def body(carry, _):
-            state, alive, last_dist = carry
-            action = jax.vmap(actor.deterministic_action)(
-                state.obs[:, :sd], state.obs[:, sd:]
-            )
-            state = jax.vmap(env.step)(state, action)
-            at_goal = state.metrics["success"] * alive
-            last_dist = jnp.where(alive > 0, state.metrics["dist"], last_dist)
-            alive = alive * (1 - state.done)
-            return (state, alive, last_dist), at_goal
-
-        init = (state, jnp.ones(num_episodes), state.metrics["dist"])
-        (_, _, final_dist), at_goal = jax.lax.scan(
-            body, init, None, length=episode_length
-        )
-        return at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
-
-    time_at_goal, success, final_dist = (np.asarray(x) for x in run(actor, key))
+    results = _evaluation_rollout(actor, env, key, num_episodes, episode_length)
+    time_at_goal, success, final_dist = (np.asarray(x) for x in results)
     out = {}
     for name, values in (
         ("time_at_goal", time_at_goal),
