@@ -5,6 +5,16 @@ import jax.numpy as jnp
 from brax.envs.base import Env, State, Wrapper
 
 
+def sample_near_cell(key: jax.Array, centres: jax.Array, spread: float) -> jax.Array:
+    """A point uniformly within `spread` (per axis) of a uniformly chosen cell centre.
+
+    `centres` is an `(n, 2)` array of cell centres.
+    """
+    cell_key, noise_key = jax.random.split(key)
+    centre = centres[jax.random.randint(cell_key, (), 0, centres.shape[0])]
+    return centre + jax.random.uniform(noise_key, (2,), minval=-spread, maxval=spread)
+
+
 class GoalEnv(Env):
     """A goal-conditioned Brax environment: the interface equicrl's training relies on.
 

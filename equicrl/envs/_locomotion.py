@@ -16,7 +16,7 @@ from brax.envs.humanoid import Humanoid
 from brax.io import mjcf
 from etils import epath
 
-from ._goal_env import GoalEnv
+from ._goal_env import GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
 
 
@@ -75,6 +75,7 @@ class _LocomotionGoalEnv(GoalEnv):
         success_threshold: float,
         goal_dim: int,
         healthy_z_range: tuple[float, float],
+        reset_noise_scale: float,
     ):
         if isinstance(layout, str):
             layout = get_layout(layout)
@@ -89,10 +90,15 @@ class _LocomotionGoalEnv(GoalEnv):
         self._threshold = float(success_threshold)
         self._goal_dim = goal_dim
         self.healthy_z_range = tuple(float(z) for z in healthy_z_range)
+        self.reset_noise_scale = float(reset_noise_scale)
         self._robot_env = robot_env
         robot_env.sys = _with_walls(robot_env, asset, layout, self.cell_size)
-        self.sys = robot_env.sys
-        probe = jax.eval_shape(self._robot_state_obs, jax.random.key(0))
+        probe = jax.eval_shape(
+            lambda key: self._robot_obs(
+                robot_env.reset(key).pipeline_state, jnp.zeros(self.action_size)
+            ),
+            jax.random.key(0),
+        )
         self._state_dim = probe.shape[0]
         if layout is not None:
             self._starts = jnp.asarray(layout.start_cells * self.cell_size, jnp.float32)
@@ -105,30 +111,7 @@ class _LocomotionGoalEnv(GoalEnv):
     action_size = property(lambda self: self._robot_env.action_size)
     backend = property(lambda self: self._robot_env.backend)
     dt = property(lambda self: self._robot_env.dt)
-
-    def _robot_state_obs(self, rng):
-        return self._robot_env.reset(rng).obs
-
-    def _sample_start_xy(self, key) -> jax.Array:
-        if self.layout is None:
-            return jnp.zeros(2)
-        cell_key, noise_key = jax.random.split(key)
-        centre = self._starts[
-            jax.random.randint(cell_key, (), 0, self._starts.shape[0])
-        ]
-        # Up to a tenth of a cell: the robot starts well inside its cell.
-        spread = 0.1 * self.cell_size
-        return centre + jax.random.uniform(
-            noise_key, (2,), minval=-spread, maxval=spread
-        )
-
-    def _sample_goal_xy(self, key) -> jax.Array:
-        cell_key, noise_key = jax.random.split(key)
-        centre = self._goals[jax.random.randint(cell_key, (), 0, self._goals.shape[0])]
-        spread = 0.25 * self.cell_size
-        return centre + jax.random.uniform(
-            noise_key, (2,), minval=-spread, maxval=spread
-        )
+    sys = property(lambda self: self._robot_env.sys)
 
     def _open_goal(self, key) -> jax.Array:
         raise NotImplementedError
@@ -136,20 +119,31 @@ class _LocomotionGoalEnv(GoalEnv):
     def _goal(self, key) -> jax.Array:
         if self.layout is None:
             return self._open_goal(key)
-        xy = self._sample_goal_xy(key)
-        return self._complete_goal(xy)
+        return self._complete_goal(
+            sample_near_cell(key, self._goals, 0.25 * self.cell_size)
+        )
 
     def _complete_goal(self, xy: jax.Array) -> jax.Array:
         return xy
 
-    def _reset_noise(self, key) -> tuple[jax.Array, jax.Array]:
+    def _velocity_noise(self, key) -> jax.Array:
         raise NotImplementedError
 
     def reset(self, rng: jax.Array) -> State:
         noise_key, start_key, goal_key = jax.random.split(rng, 3)
-        q, qd = self._reset_noise(noise_key)
-        # Move the robot (its free joint's x, y) to the start cell.
-        q = q.at[:2].add(self._sample_start_xy(start_key))
+        # As the robot's Brax env: uniform joint-position noise, and its own velocity
+        # noise.
+        q_key, qd_key = jax.random.split(noise_key)
+        s = self.reset_noise_scale
+        q = self.sys.init_q + jax.random.uniform(
+            q_key, (self.sys.q_size(),), minval=-s, maxval=s
+        )
+        qd = self._velocity_noise(qd_key)
+        # Move the robot (its free joint's x, y) to the start cell, up to a tenth of
+        # a cell from its centre.
+        if self.layout is not None:
+            start = sample_near_cell(start_key, self._starts, 0.1 * self.cell_size)
+            q = q.at[:2].add(start)
         pipeline_state = self._robot_env.pipeline_init(q, qd)
         goal = self._goal(goal_key)
         return self._state(pipeline_state, goal, jnp.zeros(self.action_size), None)
@@ -203,7 +197,6 @@ class AntGoalEnv(_LocomotionGoalEnv):
         backend: str = "spring",
     ):
         self.goal_radius = float(goal_radius)
-        self.reset_noise_scale = float(reset_noise_scale)
         robot = Ant(
             backend=backend,
             reset_noise_scale=reset_noise_scale,
@@ -218,23 +211,15 @@ class AntGoalEnv(_LocomotionGoalEnv):
             success_threshold=success_threshold,
             goal_dim=2,
             healthy_z_range=(0.2, 1.0),
+            reset_noise_scale=reset_noise_scale,
         )
 
     def _robot_obs(self, pipeline_state, action):
         return jnp.concatenate([pipeline_state.q, pipeline_state.qd])
 
-    def _reset_noise(self, key):
-        # As Brax's Ant: uniform position noise, Gaussian velocity noise.
-        q_key, qd_key = jax.random.split(key)
-        s = self.reset_noise_scale
-        q = self.sys.init_q + jax.random.uniform(
-            q_key, (self.sys.q_size(),), minval=-s, maxval=s
-        )
-        return q, s * jax.random.normal(qd_key, (self.sys.qd_size(),))
-
-    def _robot_state_obs(self, rng):
-        state = self._robot_env.reset(rng)
-        return self._robot_obs(state.pipeline_state, None)
+    def _velocity_noise(self, key):
+        # As Brax's Ant: Gaussian.
+        return self.reset_noise_scale * jax.random.normal(key, (self.sys.qd_size(),))
 
     def _open_goal(self, key):
         angle = jax.random.uniform(key, (), minval=0, maxval=2 * np.pi)
@@ -266,7 +251,6 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         backend: str = "spring",
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
-        self.reset_noise_scale = float(reset_noise_scale)
         robot = Humanoid(
             backend=backend,
             reset_noise_scale=reset_noise_scale,
@@ -281,25 +265,16 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
             success_threshold=success_threshold,
             goal_dim=3,
             healthy_z_range=(1.0, 2.0),
+            reset_noise_scale=reset_noise_scale,
         )
 
     def _robot_obs(self, pipeline_state, action):
         return self._robot_env._get_obs(pipeline_state, action)
 
-    def _reset_noise(self, key):
-        # As Brax's Humanoid: uniform position and velocity noise.
-        q_key, qd_key = jax.random.split(key)
+    def _velocity_noise(self, key):
+        # As Brax's Humanoid: uniform.
         s = self.reset_noise_scale
-        q = self.sys.init_q + jax.random.uniform(
-            q_key, (self.sys.q_size(),), minval=-s, maxval=s
-        )
-        return q, jax.random.uniform(qd_key, (self.sys.qd_size(),), minval=-s, maxval=s)
-
-    def _robot_state_obs(self, rng):
-        state = self._robot_env.reset(rng)
-        return self._robot_obs(
-            state.pipeline_state, jnp.zeros(self._robot_env.action_size)
-        )
+        return jax.random.uniform(key, (self.sys.qd_size(),), minval=-s, maxval=s)
 
     def _complete_goal(self, xy):
         return jnp.concatenate([xy, jnp.array([self.GOAL_HEIGHT])])

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from brax.envs.base import State
 
-from ._goal_env import GoalEnv
+from ._goal_env import GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
 
 
@@ -86,18 +86,11 @@ class PointMaze(GoalEnv):
     action_size = property(lambda self: 2)
     backend = property(lambda self: "jax")
 
-    def _sample(self, key, centres, noise):
-        cell_key, noise_key = jax.random.split(key)
-        centre = centres[jax.random.randint(cell_key, (), 0, centres.shape[0])]
-        offset = noise * self.cell_size
-        return centre + jax.random.uniform(
-            noise_key, (2,), minval=-offset, maxval=offset
-        )
-
     def reset(self, rng: jax.Array) -> State:
         start_key, goal_key = jax.random.split(rng)
-        position = self._sample(start_key, self._starts, self.start_noise)
-        goal = self._sample(goal_key, self._goals, self.goal_noise)
+        c = self.cell_size
+        position = sample_near_cell(start_key, self._starts, self.start_noise * c)
+        goal = sample_near_cell(goal_key, self._goals, self.goal_noise * c)
         obs = jnp.concatenate([position, goal])
         dist, success = self._score(position, goal)
         zero = jnp.zeros(())
