@@ -258,17 +258,14 @@ def main() -> None:
                         f"not run: depth {depth} took {result['compile_s']:.0f} s"
                     )
 
+    commands = [" ".join(["python", "benchmarks/compile_time.py", *sys.argv[1:]])]
     if args.update and args.out.exists():
         old = json.loads(args.out.read_text())
         key = lambda p: (p["depth"], p["mode"], p["step"])  # noqa: E731
         fresh = {key(p) for p in points}
         points = [p for p in old["points"] if key(p) not in fresh] + points
         points.sort(key=lambda p: (p["depth"], MODES.index(p["mode"]), p["step"]))
-    command = " ".join(["python", "benchmarks/compile_time.py", *sys.argv[1:]])
-    commands = [command]
-    if args.update and args.out.exists():
-        previous = json.loads(args.out.read_text())
-        commands = previous.get("commands", [previous.get("command")]) + commands
+        commands = old.get("commands", [old.get("command")]) + commands
     out = dict(
         benchmark="compile_time",
         commands=commands,

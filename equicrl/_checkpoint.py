@@ -36,14 +36,11 @@ def save_checkpoint(path: str | Path, tree: PyTree, metadata: dict) -> None:
     os.replace(tmp, path)
 
 
-def read_checkpoint_metadata(path: str | Path) -> dict:
-    with open(path, "rb") as f:
-        try:
-            return json.loads(f.readline())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(
-                f"checkpoint {path} is corrupt: bad header ({e})"
-            ) from None
+def _read_header(f, path: Path) -> dict:
+    try:
+        return json.loads(f.readline())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"checkpoint {path} is corrupt: bad header ({e})") from None
 
 
 def load_checkpoint(path: str | Path, like: PyTree) -> tuple[PyTree, dict]:
@@ -53,9 +50,8 @@ def load_checkpoint(path: str | Path, like: PyTree) -> tuple[PyTree, dict]:
     match `like`'s structure, shapes or dtypes.
     """
     path = Path(path)
-    metadata = read_checkpoint_metadata(path)
     with open(path, "rb") as f:
-        f.readline()
+        metadata = _read_header(f, path)
         try:
             loaded = eqx.tree_deserialise_leaves(f, _unwrap_keys(like))
             trailing = f.read(1)
