@@ -14,31 +14,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from equicrl import draw_maze  # noqa: E402
 from equicrl.envs import LAYOUTS  # noqa: E402
 
 
 OUT = Path(__file__).parent / "mazes"
 COLOURS = {"#": "#2f3542", ".": "#ffffff", "S": "#2ecc71", "G": "#f39c12"}
-CODES = {c: i for i, c in enumerate(COLOURS)}
-CMAP = ListedColormap(list(COLOURS.values()))
-
-
-def draw(ax, layout) -> None:
-    grid = [[CODES[c] for c in row] for row in layout.rows]
-    ax.imshow(grid, cmap=CMAP, vmin=0, vmax=len(COLOURS) - 1)
-    rows, cols = layout.shape
-    ax.set_xticks(range(cols))
-    ax.set_yticks(range(rows))
-    ax.set_xticks([c - 0.5 for c in range(cols + 1)], minor=True)
-    ax.set_yticks([r - 0.5 for r in range(rows + 1)], minor=True)
-    ax.grid(which="minor", color="#cccccc", linewidth=0.5)
-    ax.tick_params(which="both", length=0, labelsize=7)
-    ax.set_xlabel("column j (y = j * cell_size)", fontsize=7)
-    ax.set_ylabel("row i (x = i * cell_size)", fontsize=7)
-    ax.set_title(layout.name, fontsize=9)
 
 
 def legend(fig) -> None:
@@ -56,7 +39,7 @@ def main() -> None:
     for layout in LAYOUTS.values():
         rows, cols = layout.shape
         fig, ax = plt.subplots(figsize=(0.45 * cols + 1.2, 0.45 * rows + 1.4))
-        draw(ax, layout)
+        draw_maze(ax, layout)
         legend(fig)
         fig.tight_layout(rect=(0, 0.08, 1, 1))
         fig.savefig(OUT / f"{layout.name}.png", dpi=100)
@@ -65,7 +48,7 @@ def main() -> None:
     # One overview of all layouts, for the README.
     fig, axes = plt.subplots(2, 5, figsize=(17, 7.5))
     for ax, layout in zip(axes.flat, LAYOUTS.values()):
-        draw(ax, layout)
+        draw_maze(ax, layout)
     legend(fig)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(OUT / "all_mazes.png", dpi=80)

@@ -11,7 +11,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import equinox as eqx
@@ -25,8 +25,10 @@ from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 from ._actor import GoalConditionedActor
 from ._buffer import TrajectoryBuffer
 from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checks import check_positive_int
 from ._config import CRLConfig
 from ._critic import ContrastiveCritic
+from ._outputs import write_run_outputs
 from ._update import crl_gradient_step, CRLState, init_crl_state, Transitions
 
 
@@ -135,7 +137,10 @@ def _collect(parts: _Parts, ts: TrainState, steps: int, random: bool) -> TrainSt
     )
 
 
-def _learn(parts: _Parts, ts: TrainState) -> tuple[TrainState, dict]:
+_LOSSES = ("critic_loss", "actor_loss", "alpha_loss")
+
+
+def _learn(parts: _Parts, ts: TrainState) -> tuple[TrainState, dict, dict]:
     """`gradient_steps_per_collection` CRL gradient steps on relabelled batches."""
     c, goal_indices = parts.config, jnp.asarray(parts.env.goal_indices)
 
@@ -165,8 +170,19 @@ def _learn(parts: _Parts, ts: TrainState) -> tuple[TrainState, dict]:
         body, crl_params, jr.split(learn_key, c.gradient_steps_per_collection)
     )
     crl = eqx.combine(crl_params, crl_static)
+    # For each loss, the first gradient step of the epoch where it was not finite
+    # (-1 if none), so that a divergence can be reported exactly.
+    first_nonfinite = {
+        name: jnp.where(
+            jnp.all(jnp.isfinite(metrics[name])),
+            -1,
+            jnp.argmin(jnp.isfinite(metrics[name])),
+        )
+        for name in _LOSSES
+    }
     metrics = jax.tree.map(jnp.mean, metrics)
-    return eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key)), metrics
+    ts = eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key))
+    return ts, metrics, first_nonfinite
 
 
 # Module level, with the env, episode count and length static: repeated evaluations
@@ -244,6 +260,8 @@ def train(
     resume: bool = False,
     env_overrides: dict | None = None,
     log: Callable[[str], None] | None = None,
+    loggers: Sequence[Callable[[dict], None]] = (),
+    outputs: bool = True,
 ) -> tuple[TrainState, list[dict]]:
     """Train contrastive RL as `config` says.
 
@@ -262,7 +280,14 @@ def train(
         the same; a resumed run ends with exactly the parameters and metrics of an
         uninterrupted one (same seed, same machine).
     - `env_overrides`: keyword arguments for [`equicrl.envs.make_env`][].
-    - `log`: where progress lines go (default: print to stdout, flushed).
+    - `log`: where progress lines go (default: print to stdout, flushed). The first
+        line says what will run; then one line per epoch with env steps, steady env
+        steps per second (after the first epoch, which includes compilation), ETA,
+        losses and the latest evaluation.
+    - `loggers`: callables given each epoch's record (a dict of floats), e.g.
+        [`equicrl.TensorBoardLogger`][] or [`equicrl.WandbLogger`][].
+    - `outputs`: with `run_dir`, write at the end `learning_curve.png` and, from the
+        eval env, `trajectories.png` (point mazes) or `rollout.html` (Brax envs).
 
     **Returns:**
 
@@ -271,6 +296,11 @@ def train(
     """
     c = config
     log = log or (lambda line: print(line, file=sys.stdout, flush=True))
+    check_positive_int("eval_every", eval_every)
+    if (checkpoint_every is not None or resume) and run_dir is None:
+        raise ValueError("`checkpoint_every` and `resume` need a `run_dir`")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"`checkpoint_every` must be >= 1, got {checkpoint_every}")
     parts = _make_parts(c, env_overrides or {})
     key = jr.key(c.seed)
     net_key, env_key, run_key, eval_key = jr.split(key, 4)
@@ -306,10 +336,6 @@ def train(
         f"env steps and {c.gradient_steps_per_collection} gradient steps (batch "
         f"{c.batch_size}), after a prefill of {c.prefill_rows * c.num_envs:,} steps"
     )
-    if (checkpoint_every is not None or resume) and run_dir is None:
-        raise ValueError("`checkpoint_every` and `resume` need a `run_dir`")
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise ValueError(f"`checkpoint_every` must be >= 1, got {checkpoint_every}")
     history: list[dict] = []
     start_epoch = 0
     config_dict = dataclasses.asdict(c)
@@ -363,21 +389,35 @@ def train(
             remaining -= chunk
         log(f"prefilled the buffer in {time.perf_counter() - start:.1f} s")
 
-    train_start, steps_at_start = time.perf_counter(), int(ts.env_steps)
+    # Steady throughput is measured from the end of this process's first epoch, which
+    # includes compilation.
+    clock, steps_at_clock = time.perf_counter(), int(ts.env_steps)
+    first = True
     latest_eval: dict = {}
     try:
         for i in range(start_epoch, epochs):
-            ts, metrics = epoch(ts)
+            ts, metrics, first_nonfinite = epoch(ts)
             record = {k: float(v) for k, v in metrics.items()}
             record.update(epoch=i + 1, env_steps=int(ts.env_steps))
-            elapsed = time.perf_counter() - train_start
-            sps = (record["env_steps"] - steps_at_start) / max(elapsed, 1e-9)
+            elapsed = time.perf_counter() - clock
+            sps = (record["env_steps"] - steps_at_clock) / max(elapsed, 1e-9)
             record.update(sps=sps)
-            if not all(math.isfinite(record[k]) for k in ("critic_loss", "actor_loss")):
+            if first:
+                log(f"compiled and ran the first epoch in {elapsed:.1f} s")
+            bad = {k: int(v) for k, v in first_nonfinite.items() if int(v) >= 0}
+            if bad:
+                name = min(bad, key=bad.get)
+                step = bad[name]
                 raise FloatingPointError(
-                    f"non-finite loss at epoch {i + 1} (env step "
-                    f"{record['env_steps']}): critic_loss={record['critic_loss']}, "
-                    f"actor_loss={record['actor_loss']}"
+                    f"`{name}` is not finite ({record[name]}) at gradient step "
+                    f"{step + 1} of {c.gradient_steps_per_collection} in epoch {i + 1} "
+                    f"(gradient step {i * c.gradient_steps_per_collection + step + 1} "
+                    f"of the run, env step {record['env_steps']:,}); training stopped"
+                    + (
+                        f", the last good checkpoint is {checkpoint_path}"
+                        if checkpoint_every is not None and checkpoint_path.exists()
+                        else ""
+                    )
                 )
             if (i + 1) % eval_every == 0 or i + 1 == epochs:
                 latest_eval = evaluate(
@@ -398,7 +438,9 @@ def train(
                 save_checkpoint(
                     checkpoint_path, ts, {"config": config_dict, "epoch": i + 1}
                 )
-            eta = (epochs - i - 1) * elapsed / (i + 1 - start_epoch)
+            for logger in loggers:
+                logger(record)
+            eta = (epochs - i - 1) * c.env_steps_per_collection / sps
             line = (
                 f"[{100 * (i + 1) / epochs:5.1f}%] env steps {record['env_steps']:,} | "
                 f"{sps:,.0f} sps | ETA {_fmt_time(eta)} | "
@@ -412,7 +454,23 @@ def train(
                     f"final dist {latest_eval['final_dist']:.2f}"
                 )
             log(line)
+            if first:
+                # Everything of the first iteration, evaluation included, is left out.
+                clock, steps_at_clock = time.perf_counter(), record["env_steps"]
+                first = False
     finally:
         if metrics_file is not None:
             metrics_file.close()
+    if run_dir is not None and outputs:
+        written = write_run_outputs(
+            ts.crl.actor,
+            parts.eval_env,
+            run_dir,
+            history,
+            key=jr.fold_in(eval_key, 0),
+            episode_length=c.episode_length,
+            log=log,
+        )
+        if written:
+            log("wrote " + ", ".join(str(p) for p in written))
     return ts, history

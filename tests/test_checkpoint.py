@@ -45,7 +45,12 @@ def _timeless(history):
 def uninterrupted(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("full")
     state, history = equicrl.train(
-        TINY, run_dir=run_dir, checkpoint_every=2, eval_every=2, log=lambda _: None
+        TINY,
+        run_dir=run_dir,
+        checkpoint_every=2,
+        eval_every=2,
+        outputs=False,
+        log=lambda _: None,
     )
     return state, history
 
@@ -96,3 +101,37 @@ def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path, uninterrupted
     # Nothing to resume.
     with pytest.raises(FileNotFoundError):
         equicrl.train(TINY, run_dir=tmp_path / "empty", resume=True, log=lambda _: None)
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tmp_path, monkeypatch
+):
+    # Two good epochs (checkpointed), killed in the third...
+    with pytest.raises(Killed):
+        equicrl.train(
+            TINY, run_dir=tmp_path, checkpoint_every=2, outputs=False, log=_kill_at(3)
+        )
+    good = (tmp_path / "checkpoint.eqx").read_bytes()
+    # ...then resumed with a critic loss that is NaN from its first gradient step.
+    infonce = equicrl._update.infonce_loss
+    monkeypatch.setattr(
+        equicrl._update,
+        "infonce_loss",
+        lambda logits, **kw: infonce(logits, **kw) * float("nan"),
+    )
+    with pytest.raises(FloatingPointError) as error:
+        equicrl.train(
+            TINY,
+            run_dir=tmp_path,
+            checkpoint_every=1,
+            resume=True,
+            outputs=False,
+            log=lambda _: None,
+        )
+    message = str(error.value)
+    gradient_steps = TINY.gradient_steps_per_collection
+    assert "`critic_loss` is not finite (nan)" in message
+    assert f"gradient step 1 of {gradient_steps} in epoch 3" in message
+    assert f"gradient step {2 * gradient_steps + 1} of the run" in message
+    assert "last good checkpoint" in message
+    assert (tmp_path / "checkpoint.eqx").read_bytes() == good

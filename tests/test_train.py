@@ -63,7 +63,12 @@ def test_run_writes_config_metrics_and_progress(run):
     for record in records:
         assert all(np.isfinite(v) for v in record.values())
     assert lines[0].startswith("equicrl: point_maze_u_maze")
+    assert any(line.startswith("compiled and ran the first epoch") for line in lines)
     assert any("sps" in line and "ETA" in line for line in lines)
+    # End-of-run outputs: the learning curve and the final policy's trajectories.
+    for name in ("learning_curve.png", "trajectories.png"):
+        assert (run_dir / name).read_bytes()[:4] == b"\x89PNG"
+    assert lines[-1].startswith("wrote ") and "trajectories.png" in lines[-1]
     # Relabelled goals come from the same episodes: episode ids only grow.
     ids = np.asarray(state.buffer.episode_id)
     order = (
