@@ -10,6 +10,7 @@ from ._buffer import (
     TrajectoryBuffer as TrajectoryBuffer,
     truncated_geometric as truncated_geometric,
 )
+from ._cli import train_cli as train_cli, TrainOptions as TrainOptions
 from ._config import CRLConfig as CRLConfig
 from ._critic import (
     ContrastiveCritic as ContrastiveCritic,
@@ -18,11 +19,19 @@ from ._critic import (
     energy_matrix as energy_matrix,
 )
 from ._encoder import DeepEncoder as DeepEncoder
+from ._loggers import TensorBoardLogger as TensorBoardLogger, WandbLogger as WandbLogger
 from ._losses import (
     actor_loss as actor_loss,
     alpha_loss as alpha_loss,
     INFONCE_KINDS as INFONCE_KINDS,
     infonce_loss as infonce_loss,
+)
+from ._outputs import (
+    draw_maze as draw_maze,
+    plot_learning_curve as plot_learning_curve,
+    plot_point_maze_trajectories as plot_point_maze_trajectories,
+    rollout as rollout,
+    save_html_rollout as save_html_rollout,
 )
 from ._train import evaluate as evaluate, train as train, TrainState as TrainState
 from ._update import (

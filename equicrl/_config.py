@@ -14,37 +14,58 @@ class CRLConfig:
     `ValueError` (or `TypeError`) naming the fields involved.
     """
 
-    # Environment and data collection.
     env_name: str = "humanoid_u_maze"
+    """Name of a registered env (see `equicrl.envs.list_envs()`); its `_eval` variant,
+    if registered, is used for evaluation."""
     num_envs: int = 512
+    """Parallel training envs."""
     unroll_length: int = 62
+    """Steps each env takes per collection (one epoch)."""
     episode_length: int = 1000
-    # Replay: whole trajectories, `replay_rows` time rows x `num_envs` (FIFO).
+    """Steps per episode, in training and evaluation."""
     replay_rows: int = 10_000
+    """Replay capacity in time rows (each row holds one step of every env; FIFO)."""
     prefill_rows: int = 1_000
-    # Learning.
+    """Rows collected with uniformly random actions before learning starts."""
     batch_size: int = 512
+    """Relabelled transitions per gradient step (also the InfoNCE negatives)."""
     env_steps_per_gradient_step: int | float = 40.0
+    """Env steps per gradient step; an epoch takes
+    `round(num_envs * unroll_length / env_steps_per_gradient_step)` gradient steps."""
     gamma: int | float = 0.99
+    """Discount: relabelled goals are drawn k steps ahead with probability ~ gamma^k."""
     actor_lr: int | float = 3e-4
+    """Adam learning rate of the actor."""
     critic_lr: int | float = 3e-4
+    """Adam learning rate of the critic."""
     alpha_lr: int | float = 3e-4
+    """Adam learning rate of the entropy temperature."""
     logsumexp_penalty: int | float = 0.1
+    """Weight of the InfoNCE logsumexp regulariser."""
     infonce_kind: str = "forward"
+    """InfoNCE direction: one of `equicrl.INFONCE_KINDS`."""
     energy: str = "l2"
-    # Networks: actor and critic depth are set separately (the paper keeps the actor
-    # at most 512 layers deep while the critic goes to 1024).
+    """Critic energy f(phi, psi): one of `equicrl.ENERGIES`."""
     repr_dim: int = 64
+    """Size of the representations phi(s, a) and psi(g)."""
     actor_width: int = 256
+    """Width of the actor's residual blocks."""
     critic_width: int = 256
+    """Width of the critic's residual blocks."""
     actor_depth: int = 4
+    """Dense layers of the actor trunk (the paper keeps it at most 512)."""
     critic_depth: int = 4
+    """Dense layers of each critic encoder (4 to 1024 in the paper)."""
     layers_per_block: int = 4
+    """Dense layers per residual block; depths must be multiples of it."""
     remat: bool = False
-    # Budget and evaluation.
+    """Recompute block activations in the backward pass (less memory for deep nets)."""
     total_env_steps: int = 100_000_000
+    """Env steps of the whole run, prefill included (rounded down to whole epochs)."""
     eval_envs: int = 128
+    """Episodes per evaluation."""
     seed: int = 0
+    """Seed of everything random in a run."""
 
     def __post_init__(self):
         ints = (

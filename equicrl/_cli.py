@@ -1,0 +1,131 @@
+"""The command-line interface the examples share: presets of `CRLConfig`, every field
+as a flag (by tyro, `pip install 'equicrl[examples]'`), a run directory, resume and
+optional loggers."""
+
+import argparse
+import dataclasses
+import datetime
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ._config import CRLConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """A training run: the config (every field a flag) and what to do around it."""
+
+    config: CRLConfig
+    preset: str = ""
+    """Named starting config; the other flags change fields of it."""
+    run_dir: Path | None = None
+    """Where outputs go (default: runs/ENV_NAME-DATE-TIME)."""
+    resume: Path | None = None
+    """Continue the run in this directory from its checkpoint, with its saved config
+    (the config flags are then ignored)."""
+    eval_every: int = 10
+    """Evaluate every this many epochs (and after the last)."""
+    checkpoint_every: int = 10
+    """Save a checkpoint every this many epochs (and after the last)."""
+    tensorboard: bool = False
+    """Also log metrics for TensorBoard to RUN_DIR/tensorboard (needs tensorboardX)."""
+    wandb_project: str | None = None
+    """Also log metrics to this Weights & Biases project (needs wandb)."""
+
+
+def train_cli(
+    presets: Mapping[str, CRLConfig],
+    *,
+    description: str,
+    args: Sequence[str] | None = None,
+    prog: str | None = None,
+):
+    """Parse a command line into a [`equicrl.CRLConfig`][] and run
+    [`equicrl.train`][] with it: the examples' whole `main`.
+
+    `--preset NAME` picks one of `presets` (the first is the default); every config
+    field is then a flag (`--num-envs 64`, `--critic-depth 64`, ...); `--help` lists
+    them with the chosen preset's values. `--resume RUN_DIR` continues a run.
+
+    **Returns:**
+
+    `(state, history, run_dir)`.
+    """
+    import tyro
+
+    from ._loggers import TensorBoardLogger, WandbLogger
+    from ._train import train
+
+    if not presets:
+        raise ValueError("`presets` must name at least one config")
+    names = list(presets)
+    pre = argparse.ArgumentParser(add_help=False, prog=prog)
+    pre.add_argument("--preset", choices=names, default=names[0])
+    known, _ = pre.parse_known_args(args)
+    description = (
+        f"{description}\n\nPresets (--preset): {', '.join(names)}; default "
+        f"{names[0]}. The defaults below are those of --preset {known.preset}."
+    )
+    default = TrainOptions(config=presets[known.preset], preset=known.preset)
+    options = tyro.cli(
+        TrainOptions,
+        default=default,
+        args=args,
+        prog=prog,
+        description=description,
+        config=(tyro.conf.OmitArgPrefixes,),
+    )
+    config = options.config
+    if options.resume is not None:
+        run_dir = options.resume
+        if options.config != presets[known.preset]:
+            raise SystemExit(
+                "--resume continues with the config saved in the run directory; "
+                "leave out the config flags"
+            )
+        saved = run_dir / "config.json"
+        if not saved.exists():
+            raise SystemExit(f"--resume: {saved} does not exist")
+        config = CRLConfig(**json.loads(saved.read_text())["config"])
+        print(f"resuming {run_dir} with the config saved in {saved}", flush=True)
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = options.run_dir or Path("runs") / f"{config.env_name}-{stamp}"
+
+    loggers = []
+    if options.tensorboard:
+        loggers.append(TensorBoardLogger(run_dir / "tensorboard"))
+    if options.wandb_project is not None:
+        loggers.append(
+            WandbLogger(
+                project=options.wandb_project,
+                name=run_dir.name,
+                config=dataclasses.asdict(config),
+                dir=str(run_dir),
+            )
+        )
+    try:
+        state, history = train(
+            config,
+            run_dir=run_dir,
+            eval_every=options.eval_every,
+            checkpoint_every=options.checkpoint_every,
+            resume=options.resume is not None,
+            loggers=loggers,
+        )
+    finally:
+        for logger in loggers:
+            logger.close()
+    evals = [r for r in history if "eval/success" in r]
+    if evals:
+        last = evals[-1]
+        print(
+            f"final evaluation ({config.eval_envs} episodes on the eval env): success "
+            f"{last['eval/success']:.2f} ± {last['eval/success_stderr']:.2f}, time at "
+            f"goal {last['eval/time_at_goal']:.1f}, final distance "
+            f"{last['eval/final_dist']:.2f}"
+        )
+    files = sorted(p.name for p in run_dir.iterdir())
+    print(f"outputs in {run_dir}/: {', '.join(files)}", flush=True)
+    return state, history, run_dir

@@ -1,0 +1,111 @@
+"""The examples' command line, run in this process: presets, flags, help, resume."""
+
+import base64
+import json
+import re
+import runpy
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+import equicrl
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def _run_example(name, args, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / name), *args])
+    return runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+
+
+@pytest.mark.parametrize("name", ["point_maze.py", "ant_maze.py", "humanoid_maze.py"])
+def test_help_lists_presets_and_config_flags(name, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit:
+        _run_example(name, ["--help"], monkeypatch)
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert "--preset" in out and "--critic-depth" in out and "--resume" in out
+
+
+def test_bad_flags_fail_clearly(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit:
+        _run_example("humanoid_maze.py", ["--preset", "nope"], monkeypatch)
+    assert exit.value.code == 2
+    assert "smoke" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _run_example("humanoid_maze.py", ["--critic-depth", "6"], monkeypatch)
+
+
+def test_humanoid_smoke_preset_trains_and_writes_outputs(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "smoke"
+    _run_example(
+        "humanoid_maze.py",
+        ["--preset", "smoke", "--run-dir", str(run_dir), "--tensorboard"],
+        monkeypatch,
+    )
+    out = capsys.readouterr().out
+    assert "equicrl: humanoid_u_maze" in out
+    assert f"outputs in {run_dir}" in out
+    records = [
+        json.loads(line)
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert len(records) == 1 and "eval/success" in records[0]
+    saved = json.loads((run_dir / "config.json").read_text())["config"]
+    assert saved["critic_depth"] == 4 and saved["num_envs"] == 8
+    assert (run_dir / "checkpoint.eqx").stat().st_size > 0
+    assert (run_dir / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    # Brax's viewer page embeds the system and the frames as compressed JSON.
+    html = (run_dir / "rollout.html").read_text()
+    encoded = re.search(r'var system = "([^"]+)"', html).group(1)
+    scene = json.loads(zlib.decompress(base64.b64decode(encoded)))
+    assert "torso" in scene["geoms"]
+    assert len(scene["geoms"]["world"]) > 10  # the floor and the maze's wall boxes
+    assert 2 <= len(scene["states"]["x"]) <= 51  # reset + up to 50 steps
+    events = list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+
+    # --resume takes the saved config; a finished run has nothing left to do.
+    _run_example("humanoid_maze.py", ["--resume", str(run_dir)], monkeypatch)
+    out = capsys.readouterr().out
+    assert f"resuming {run_dir}" in out
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_wandb_logger_logs_records_against_env_steps(monkeypatch):
+    calls = []
+
+    class Run:
+        def log(self, data, step):
+            calls.append(("log", data, step))
+
+        def finish(self):
+            calls.append(("finish",))
+
+    class FakeWandb:
+        @staticmethod
+        def init(**kwargs):
+            calls.append(("init", kwargs))
+            return Run()
+
+    monkeypatch.setitem(sys.modules, "wandb", FakeWandb)
+    logger = equicrl.WandbLogger(project="p", mode="offline")
+    logger({"env_steps": 10, "critic_loss": 1.5})
+    logger.close()
+    assert calls == [
+        ("init", {"project": "p", "mode": "offline"}),
+        ("log", {"env_steps": 10, "critic_loss": 1.5}, 10),
+        ("finish",),
+    ]
+
+
+def test_missing_optional_loggers_say_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    with pytest.raises(ImportError, match=r"equicrl\[wandb\]"):
+        equicrl.WandbLogger(project="p")
+    with pytest.raises(ImportError, match=r"equicrl\[tensorboard\]"):
+        equicrl.TensorBoardLogger("x")
