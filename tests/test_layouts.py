@@ -85,3 +85,13 @@ def test_every_layout_has_a_picture():
         assert (docs / f"{name}.png").is_file(), (
             f"run python docs/draw_mazes.py ({name})"
         )
+
+
+@pytest.mark.parametrize("name", sorted(envs.LAYOUTS))
+def test_wall_rectangles_tile_the_walls_exactly(name):
+    layout = envs.LAYOUTS[name]
+    count = np.zeros(layout.shape, int)
+    for i, j, h, w in layout.wall_rectangles():
+        assert h >= 1 and w >= 1
+        count[i : i + h, j : j + w] += 1
+    np.testing.assert_array_equal(count, layout.walls.astype(int))

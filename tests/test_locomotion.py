@@ -126,7 +126,7 @@ def test_humanoid_big_maze_eval_uses_the_humanoid_layout():
 
 @pytest.mark.parametrize("layout_name", ["u_maze", "big_maze", "hardest_maze"])
 @pytest.mark.parametrize("asset,cell_size", [("ant.xml", 4.0), ("humanoid.xml", 2.0)])
-def test_maze_builder_puts_a_box_at_every_wall_cell_and_nowhere_else(
+def test_maze_builder_covers_exactly_the_wall_cells_with_merged_boxes(
     layout_name, asset, cell_size
 ):
     layout = envs.get_layout(layout_name)
@@ -138,18 +138,26 @@ def test_maze_builder_puts_a_box_at_every_wall_cell_and_nowhere_else(
         for g in ET.fromstring(xml).iter("geom")
         if g.get("name", "").startswith("maze_wall")
     ]
-    assert len(walls) == int(layout.walls.sum())
-    cells = set()
+    # Runs of wall cells are merged: far fewer boxes than wall cells.
+    assert len(walls) == len(layout.wall_rectangles()) < int(layout.walls.sum()) / 2
+    cells = []
     for geom in walls:
         assert geom.get("type") == "box"
         x, y, z = map(float, geom.get("pos").split())
         sx, sy, sz = map(float, geom.get("size").split())
-        assert (sx, sy) == (cell_size / 2, cell_size / 2)
         assert z == sz == cell_size / 4  # walls cell_size / 2 high, standing on z = 0
-        i, j = round(x / cell_size), round(y / cell_size)
-        assert (x, y) == (i * cell_size, j * cell_size)
-        cells.add((i, j))
-    assert cells == {tuple(c) for c in layout.wall_cells}
+        # The box's faces lie on cell boundaries; list the cells it fills.
+        rows = np.arange(
+            round((x - sx) / cell_size + 0.5), round((x + sx) / cell_size + 0.5)
+        )
+        cols = np.arange(
+            round((y - sy) / cell_size + 0.5), round((y + sy) / cell_size + 0.5)
+        )
+        assert len(rows) * cell_size == pytest.approx(2 * sx)
+        assert len(cols) * cell_size == pytest.approx(2 * sy)
+        cells += [(i, j) for i in rows for j in cols]
+    # Together the boxes fill every wall cell once and no free cell.
+    assert sorted(cells) == sorted(tuple(c) for c in layout.wall_cells)
     # The robot itself is untouched and the model loads.
     n_base = len(list(ET.fromstring(base).iter("geom")))
     assert len(list(ET.fromstring(xml).iter("geom"))) == n_base + len(walls)

@@ -215,3 +215,30 @@ def test_registry():
 def test_bad_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError, KeyError), match=match):
         envs.PointMaze(**kwargs)
+
+
+def test_training_mazes_draw_a_new_goal_on_success_and_eval_mazes_do_not():
+    for name, expect_new in (
+        ("point_maze_u_maze", True),
+        ("point_maze_u_maze_eval", False),
+    ):
+        env = envs.make_env(name)
+        assert env.new_goal_on_success is expect_new
+        state = jax.jit(env.reset)(jr.key(3))
+        goal = state.info["goal"]
+        # Put the point on its goal, then take a zero step: the goal is reached.
+        state = state.replace(obs=state.obs.at[:2].set(goal))
+        goals = []
+        step = jax.jit(env.step)
+        for _ in range(4):
+            state = step(state, jnp.zeros(2))
+            assert float(state.metrics["success"]) == 1.0 or expect_new
+            goals.append(np.asarray(state.info["goal"]))
+            np.testing.assert_array_equal(state.obs[2:], state.info["goal"])
+        if expect_new:
+            # Reached at the first step: a new goal, drawn among the goal cells.
+            assert not np.allclose(goals[0], goal)
+            cells = {tuple(c) for c in _cell_of(env, np.stack(goals))}
+            assert cells <= {tuple(c) for c in env.layout.goal_cells}
+        else:
+            assert all(np.allclose(g, goal) for g in goals)

@@ -66,6 +66,36 @@ class MazeLayout:
     def goal_cells(self) -> np.ndarray:
         return np.argwhere(self._mask("G"))
 
+    def wall_rectangles(self) -> list[tuple[int, int, int, int]]:
+        """The wall cells as few non-overlapping rectangles of cells, each
+        `(row, col, n_rows, n_cols)`, together covering exactly the walls.
+
+        Greedy, in row order: from the first uncovered wall cell, extend right while
+        the cells are uncovered walls, then down while the whole span is. The physics
+        then checks a handful of boxes per foot instead of one per wall cell.
+        """
+        walls = self.walls
+        covered = np.zeros_like(walls)
+        rows, cols = walls.shape
+        out = []
+        for i in range(rows):
+            for j in range(cols):
+                if not walls[i, j] or covered[i, j]:
+                    continue
+                w = 1
+                while j + w < cols and walls[i, j + w] and not covered[i, j + w]:
+                    w += 1
+                h = 1
+                while (
+                    i + h < rows
+                    and walls[i + h, j : j + w].all()
+                    and not covered[i + h, j : j + w].any()
+                ):
+                    h += 1
+                covered[i : i + h, j : j + w] = True
+                out.append((i, j, h, w))
+        return out
+
     def __str__(self) -> str:
         return "\n".join(self.rows)
 

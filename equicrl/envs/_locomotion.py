@@ -1,8 +1,8 @@
 """Goal-conditioned Brax ant and humanoid, in the open or in a maze.
 
-Both build on the MJCF models and environments that ship inside the `brax` package: the
-maze walls are added to the model programmatically (one box per `#` cell), and the
-robot's own Brax environment supplies the physics settings and observations.
+Both build on the MJCF models and environments that ship inside the `brax` package:
+the maze walls are added to the model programmatically (boxes covering the `#`
+cells), and the robot's own Brax environment supplies the physics and observations.
 """
 
 import xml.etree.ElementTree as ET
@@ -24,25 +24,29 @@ WALL_RGBA = "0.55 0.6 0.7 1"
 
 
 def add_maze_walls(xml: str, layout: MazeLayout, cell_size: float) -> str:
-    """Return the MJCF `xml` with a wall box at every `#` cell of `layout`.
+    """Return the MJCF `xml` with boxes filling the `#` cells of `layout`.
 
-    Each wall fills its cell and is `cell_size / 2` high; cell (i, j) is centred at
-    `x = i * cell_size`, `y = j * cell_size`. Walls collide with every geom whose
-    `contype` is set (the robots' feet).
+    Runs of wall cells are merged into one box each
+    ([`equicrl.envs.MazeLayout.wall_rectangles`][]): the walls are the same, with
+    several times fewer collision candidates. Walls are `cell_size / 2` high; cell
+    (i, j) is centred at `x = i * cell_size`, `y = j * cell_size`. They collide with
+    every geom whose `contype` is set (the robots' feet).
     """
     root = ET.fromstring(xml)
     world = root.find("worldbody")
     if world is None:
         raise ValueError("the MJCF model has no <worldbody>")
-    half, height = cell_size / 2, cell_size / 2
-    for i, j in layout.wall_cells:
+    height = cell_size / 2
+    for i, j, h, w in layout.wall_rectangles():
+        # The box spans cells i .. i + h - 1 and j .. j + w - 1.
+        x, y = (i + (h - 1) / 2) * cell_size, (j + (w - 1) / 2) * cell_size
         ET.SubElement(
             world,
             "geom",
             name=f"maze_wall_{i}_{j}",
             type="box",
-            pos=f"{i * cell_size} {j * cell_size} {height / 2}",
-            size=f"{half} {half} {height / 2}",
+            pos=f"{x} {y} {height / 2}",
+            size=f"{h * cell_size / 2} {w * cell_size / 2} {height / 2}",
             contype="1",
             conaffinity="1",
             rgba=WALL_RGBA,

@@ -9,6 +9,12 @@ from ._goal_env import GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
 
 
+def _key_data(key: jax.Array) -> jax.Array:
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return jax.random.key_data(key)
+    return key
+
+
 class PointMaze(GoalEnv):
     """A point mass with velocity control in a maze of square wall cells.
 
@@ -31,6 +37,12 @@ class PointMaze(GoalEnv):
     - `radius`: half-size of the point's square body.
     - `success_threshold`: the goal is reached within this distance.
     - `start_noise`, `goal_noise`: spread of starts and goals, in cells.
+    - `new_goal_on_success`: when the goal is reached, draw a new one (the episode
+        goes on). The registered training mazes do this: an agent that would park at
+        the first goal it can reach keeps moving to others, so single episodes hold
+        the long paths that hindsight relabelling needs (contrastive RL learns from
+        what one episode reached, it cannot stitch episodes together). Evaluation
+        variants keep one goal per episode, so time at goal means what it says.
     """
 
     def __init__(
@@ -43,6 +55,7 @@ class PointMaze(GoalEnv):
         success_threshold: float = 0.25,
         start_noise: float = 0.1,
         goal_noise: float = 0.25,
+        new_goal_on_success: bool = False,
     ):
         self.layout = get_layout(layout) if isinstance(layout, str) else layout
         if not isinstance(self.layout, MazeLayout):
@@ -70,6 +83,7 @@ class PointMaze(GoalEnv):
                     f"0.5 - radius / cell_size; got {noise}"
                 )
         self._threshold = float(success_threshold)
+        self.new_goal_on_success = bool(new_goal_on_success)
         self.start_noise = float(start_noise)
         self.goal_noise = float(goal_noise)
         self._walls = jnp.asarray(self.layout.walls)
@@ -87,20 +101,24 @@ class PointMaze(GoalEnv):
     backend = property(lambda self: "jax")
 
     def reset(self, rng: jax.Array) -> State:
-        start_key, goal_key = jax.random.split(rng)
+        start_key, goal_key, next_goal_key = jax.random.split(rng, 3)
         c = self.cell_size
         position = sample_near_cell(start_key, self._starts, self.start_noise * c)
         goal = sample_near_cell(goal_key, self._goals, self.goal_noise * c)
         obs = jnp.concatenate([position, goal])
         dist, success = self._score(position, goal)
         zero = jnp.zeros(())
+        info = {"goal": goal}
+        if self.new_goal_on_success:
+            # Raw key data, so that wrappers can select it with `jnp.where`.
+            info["goal_key"] = _key_data(next_goal_key)
         return State(
             pipeline_state=None,
             obs=obs,
             reward=zero,
             done=zero,
             metrics={"dist": dist, "success": success},
-            info={"goal": goal},
+            info=info,
         )
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -110,10 +128,19 @@ class PointMaze(GoalEnv):
         position = position.at[1].set(self._move(position, velocity[1], axis=1))
         goal = state.info["goal"]
         dist, success = self._score(position, goal)
+        info = state.info
+        if self.new_goal_on_success:
+            key, goal_key = jax.random.split(jax.random.wrap_key_data(info["goal_key"]))
+            new_goal = sample_near_cell(
+                goal_key, self._goals, self.goal_noise * self.cell_size
+            )
+            goal = jnp.where(success > 0, new_goal, goal)
+            info = {**info, "goal": goal, "goal_key": _key_data(key)}
         return state.replace(
             obs=jnp.concatenate([position, goal]),
             reward=success,
             metrics={**state.metrics, "dist": dist, "success": success},
+            info=info,
         )
 
     def _score(self, position, goal):

@@ -80,7 +80,9 @@ def _register_point_mazes() -> None:
     for maze, eval_maze in MAZES.items():
         register_env(
             f"point_maze_{maze}",
-            lambda maze=maze, **kw: PointMaze(maze, **kw),
+            lambda maze=maze, **kw: PointMaze(
+                maze, **{"new_goal_on_success": True, **kw}
+            ),
         )
         if eval_maze is not None:
             register_env(
