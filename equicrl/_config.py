@@ -26,7 +26,9 @@ class CRLConfig:
     replay_rows: int = 10_000
     """Replay capacity in time rows (each row holds one step of every env; FIFO)."""
     prefill_rows: int = 1_000
-    """Rows collected with uniformly random actions before learning starts."""
+    """Rows collected with uniformly random actions before learning starts, rounded
+    up to whole collections of `unroll_length` rows, as the research code does (1,000
+    -> 1,054 at 62); the trainer prints the number it uses."""
     batch_size: int = 512
     """Relabelled transitions per gradient step (also the InfoNCE negatives)."""
     env_steps_per_gradient_step: int | float = 40.0
@@ -133,6 +135,12 @@ class CRLConfig:
     @property
     def env_steps_per_collection(self) -> int:
         return self.num_envs * self.unroll_length
+
+    @property
+    def prefill_collections(self) -> int:
+        """Collections of random actions before learning: `prefill_rows` rounded up to
+        whole collections of `unroll_length` rows."""
+        return -(-self.prefill_rows // self.unroll_length)
 
     @property
     def gradient_steps_per_collection(self) -> int:

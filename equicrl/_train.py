@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import Array, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
 
 from ._actor import GoalConditionedActor
 from ._buffer import TrajectoryBuffer
@@ -101,23 +101,31 @@ def _networks(parts: _Parts, key: PRNGKeyArray):
     return actor, critic
 
 
-def _collect(parts: _Parts, ts: TrainState, steps: int, random: bool) -> TrainState:
-    """Roll every env `steps` steps and append the trajectories to the buffer."""
+def _collect(parts: _Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState:
+    """Roll every env `unroll_length` steps and append the trajectories to the buffer.
+
+    Actions are uniformly random if `random` (the prefill), else sampled from the actor:
+    one compiled function serves both.
+    """
     env, sd = parts.train_env, parts.state_dim
-    num_envs = parts.config.num_envs
+    num_envs, steps = parts.config.num_envs, parts.config.unroll_length
     action_size = parts.env.action_size
     actor = ts.crl.actor
+
+    def uniform(state, goal, key):
+        return jr.uniform(key, (num_envs, action_size), minval=-1, maxval=1)
+
+    def from_actor(state, goal, key):
+        keys = jr.split(key, num_envs)
+        action, _ = jax.vmap(lambda s, g, k: actor.sample(s, g, key=k))(
+            state, goal, keys
+        )
+        return action
 
     def body(carry, key):
         env_state, episode_id = carry
         state, goal = env_state.obs[:, :sd], env_state.obs[:, sd:]
-        if random:
-            action = jr.uniform(key, (num_envs, action_size), minval=-1, maxval=1)
-        else:
-            keys = jr.split(key, num_envs)
-            action, _ = jax.vmap(lambda s, g, k: actor.sample(s, g, key=k))(
-                state, goal, keys
-            )
+        action = jax.lax.cond(random, uniform, from_actor, state, goal, key)
         next_state = env.step(env_state, action)
         row = {"state": state, "action": action}
         next_id = episode_id + next_state.done.astype(jnp.int32)
@@ -301,6 +309,16 @@ def train(
         raise ValueError("`checkpoint_every` and `resume` need a `run_dir`")
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ValueError(f"`checkpoint_every` must be >= 1, got {checkpoint_every}")
+    prefill_steps = c.prefill_collections * c.env_steps_per_collection
+    epochs = max(1, (c.total_env_steps - prefill_steps) // c.env_steps_per_collection)
+    log(
+        f"equicrl: {c.env_name}, {c.num_envs} envs, critic depth {c.critic_depth}, "
+        f"actor depth {c.actor_depth}; a prefill of {prefill_steps:,} random steps "
+        f"({c.prefill_collections} collections of {c.unroll_length}), then {epochs} "
+        f"epochs of {c.env_steps_per_collection:,} env steps and "
+        f"{c.gradient_steps_per_collection} gradient steps (batch {c.batch_size})"
+    )
+    built = time.perf_counter()
     parts = _make_parts(c, env_overrides or {})
     key = jr.key(c.seed)
     net_key, env_key, run_key, eval_key = jr.split(key, 4)
@@ -324,18 +342,11 @@ def train(
         )
 
     ts = initial_state(actor, critic, env_key, run_key)
-
-    epochs = max(
-        1,
-        (c.total_env_steps - c.prefill_rows * c.num_envs) // c.env_steps_per_collection,
-    )
     log(
-        f"equicrl: {c.env_name}, {c.num_envs} envs, critic depth {c.critic_depth}, "
-        f"actor depth {c.actor_depth}; {epochs} epochs of "
-        f"{c.env_steps_per_collection:,} "
-        f"env steps and {c.gradient_steps_per_collection} gradient steps (batch "
-        f"{c.batch_size}), after a prefill of {c.prefill_rows * c.num_envs:,} steps"
+        f"built the envs, networks and replay buffer in "
+        f"{time.perf_counter() - built:.1f} s"
     )
+
     history: list[dict] = []
     start_epoch = 0
     config_dict = dataclasses.asdict(c)
@@ -371,23 +382,22 @@ def train(
     else:
         metrics_file = None
 
-    prefill = eqx.filter_jit(
-        lambda ts, steps: _collect(parts, ts, steps, random=True), donate="all"
+    # `random` is an array, not a Python bool, so that the prefill and the epochs
+    # share one compiled collection.
+    collect = eqx.filter_jit(
+        lambda random, ts: _collect(parts, ts, random), donate="all-except-first"
     )
-
-    @eqx.filter_jit(donate="all")
-    def epoch(ts):
-        ts = _collect(parts, ts, c.unroll_length, random=False)
-        return _learn(parts, ts)
+    random_actions, actor_actions = jnp.asarray(True), jnp.asarray(False)
+    learn = eqx.filter_jit(lambda ts: _learn(parts, ts), donate="all")
 
     if start_epoch == 0:
         start = time.perf_counter()
-        remaining = c.prefill_rows
-        while remaining > 0:
-            chunk = min(remaining, c.unroll_length)
-            ts = prefill(ts, chunk)
-            remaining -= chunk
-        log(f"prefilled the buffer in {time.perf_counter() - start:.1f} s")
+        for _ in range(c.prefill_collections):
+            ts = collect(random_actions, ts)
+        log(
+            f"prefilled the buffer in {time.perf_counter() - start:.1f} s "
+            "(compiling the collection included)"
+        )
 
     # Steady throughput is measured from the end of this process's first epoch, which
     # includes compilation.
@@ -396,7 +406,7 @@ def train(
     latest_eval: dict = {}
     try:
         for i in range(start_epoch, epochs):
-            ts, metrics, first_nonfinite = epoch(ts)
+            ts, metrics, first_nonfinite = learn(collect(actor_actions, ts))
             record = {k: float(v) for k, v in metrics.items()}
             record.update(epoch=i + 1, env_steps=int(ts.env_steps))
             elapsed = time.perf_counter() - clock

@@ -22,8 +22,8 @@ PRESETS = {
         critic_depth=8,
         actor_depth=8,
     ),
-    # About ten minutes on 2 CPU cores; enough to see the losses fall and the ant move,
-    # not to solve the maze.
+    # A CPU-sized run of the ant U-maze (500k env steps), to try the pipeline on a
+    # laptop; solving the mazes takes the paper's budgets and a GPU.
     "cpu": equicrl.CRLConfig(
         env_name="ant_u_maze",
         num_envs=64,

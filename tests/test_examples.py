@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import equicrl
+from equicrl import envs
 
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -63,7 +64,9 @@ def test_humanoid_smoke_preset_trains_and_writes_outputs(tmp_path, monkeypatch, 
     encoded = re.search(r'var system = "([^"]+)"', html).group(1)
     scene = json.loads(zlib.decompress(base64.b64decode(encoded)))
     assert "torso" in scene["geoms"]
-    assert len(scene["geoms"]["world"]) > 10  # the floor and the maze's wall boxes
+    # The floor and the eval maze's wall boxes.
+    walls = envs.get_layout("u_maze_eval").wall_rectangles()
+    assert len(scene["geoms"]["world"]) == 1 + len(walls)
     assert 2 <= len(scene["states"]["x"]) <= 51  # reset + up to 50 steps
     events = list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0

@@ -2,10 +2,13 @@
 
 import json
 
+import jax
+import jax.random as jr
 import numpy as np
 import pytest
 
 import equicrl
+from equicrl import envs
 
 
 CONFIG = equicrl.CRLConfig(
@@ -46,6 +49,30 @@ def test_short_point_maze_run_beats_the_untrained_policy(run):
     assert last["eval/success"] >= 0.2
     assert last["eval/time_at_goal"] > first["eval/time_at_goal"] + 5
     assert history[-1]["critic_loss"] < history[0]["critic_loss"]
+
+
+def test_short_point_maze_run_beats_a_random_policy_on_distance_to_goal(run):
+    _, history, _, _ = run
+    env = envs.make_env("point_maze_u_maze_eval")
+
+    @jax.jit
+    def random_final_dist(key):
+        reset_key, act_key = jr.split(key)
+        state = jax.vmap(env.reset)(jr.split(reset_key, 256))
+
+        def body(state, k):
+            action = jr.uniform(k, (256, 2), minval=-1, maxval=1)
+            return jax.vmap(env.step)(state, action), None
+
+        steps = jr.split(act_key, CONFIG.episode_length)
+        state, _ = jax.lax.scan(body, state, steps)
+        return state.metrics["dist"]
+
+    random_dist = float(np.mean(random_final_dist(jr.key(0))))
+    trained = history[-1]
+    # A clear margin: several standard errors, and a third of the random distance.
+    margin = max(5 * trained["eval/final_dist_stderr"], random_dist / 3)
+    assert trained["eval/final_dist"] < random_dist - margin
 
 
 def test_run_writes_config_metrics_and_progress(run):
