@@ -307,8 +307,8 @@ def train(
     check_positive_int("eval_every", eval_every)
     if (checkpoint_every is not None or resume) and run_dir is None:
         raise ValueError("`checkpoint_every` and `resume` need a `run_dir`")
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise ValueError(f"`checkpoint_every` must be >= 1, got {checkpoint_every}")
+    if checkpoint_every is not None:
+        check_positive_int("checkpoint_every", checkpoint_every)
     prefill_steps = c.prefill_collections * c.env_steps_per_collection
     epochs = max(1, (c.total_env_steps - prefill_steps) // c.env_steps_per_collection)
     log(

@@ -102,9 +102,10 @@ class PointMaze(GoalEnv):
 
     def reset(self, rng: jax.Array) -> State:
         start_key, goal_key, next_goal_key = jax.random.split(rng, 3)
-        c = self.cell_size
-        position = sample_near_cell(start_key, self._starts, self.start_noise * c)
-        goal = sample_near_cell(goal_key, self._goals, self.goal_noise * c)
+        position = sample_near_cell(
+            start_key, self._starts, self.start_noise * self.cell_size
+        )
+        goal = self._draw_goal(goal_key)
         obs = jnp.concatenate([position, goal])
         dist, success = self._score(position, goal)
         zero = jnp.zeros(())
@@ -131,10 +132,7 @@ class PointMaze(GoalEnv):
         info = state.info
         if self.new_goal_on_success:
             key, goal_key = jax.random.split(jax.random.wrap_key_data(info["goal_key"]))
-            new_goal = sample_near_cell(
-                goal_key, self._goals, self.goal_noise * self.cell_size
-            )
-            goal = jnp.where(success > 0, new_goal, goal)
+            goal = jnp.where(success > 0, self._draw_goal(goal_key), goal)
             info = {**info, "goal": goal, "goal_key": _key_data(key)}
         return state.replace(
             obs=jnp.concatenate([position, goal]),
@@ -142,6 +140,9 @@ class PointMaze(GoalEnv):
             metrics={**state.metrics, "dist": dist, "success": success},
             info=info,
         )
+
+    def _draw_goal(self, key: jax.Array) -> jax.Array:
+        return sample_near_cell(key, self._goals, self.goal_noise * self.cell_size)
 
     def _score(self, position, goal):
         dist = jnp.linalg.norm(position - goal)
