@@ -79,13 +79,14 @@ class GoalConditionedActor(eqx.Module):
         activation: Callable[[Array], Array] = jax.nn.swish,
         scan: bool = True,
         remat: bool = False,
+        matmul_dtype: str = "float32",
         key: PRNGKeyArray,
     ):
         """**Arguments:**
 
         - `state_dim`, `goal_dim`, `action_dim`: sizes of one state, goal and action.
         - `width`, `depth`, `layers_per_block`, `use_layer_norm`, `use_skip`,
-            `activation`, `scan`, `remat`: passed to the trunk's
+            `activation`, `scan`, `remat`, `matmul_dtype`: passed to the trunk's
             [`equicrl.DeepEncoder`][]. (The paper keeps the actor at most 512 layers
             deep; its depth is set independently of the critic's.)
         - `key`: a `jax.random.PRNGKey` for the initialisation. (Keyword only.)
@@ -104,6 +105,7 @@ class GoalConditionedActor(eqx.Module):
             activation=activation,
             scan=scan,
             remat=remat,
+            matmul_dtype=matmul_dtype,
             key=key,
         )
 

@@ -6,10 +6,31 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._checks import check_array, check_callable, check_positive_int
+from ._checks import check_array, check_callable, check_choice, check_positive_int
 
 
 LAYER_NORM_EPS = 1e-6
+MATMUL_DTYPES = ("float32", "bfloat16")
+
+
+def apply_dense(
+    linear: eqx.nn.Linear, x: Float[Array, " in_dim"], matmul_dtype: str = "float32"
+) -> Float[Array, " out_dim"]:
+    """`linear(x)`, with the matrix product in `matmul_dtype` (one of
+    `MATMUL_DTYPES`) and float32 accumulation, output and bias.
+
+    With `"bfloat16"` the float32 weight is cast for the product only, so parameters,
+    their gradients and optimiser states stay float32 (mixed precision).
+    """
+    if matmul_dtype == "float32":
+        return linear(x)
+    dtype = jnp.dtype(matmul_dtype)
+    y = jnp.matmul(
+        linear.weight.astype(dtype),
+        x.astype(dtype),
+        preferred_element_type=jnp.float32,
+    )
+    return y + linear.bias
 
 
 def dense(in_dim: int, out_dim: int, *, key: PRNGKeyArray) -> eqx.nn.Linear:
@@ -53,6 +74,7 @@ class ResidualBlock(eqx.Module):
     width: int = eqx.field(static=True)
     layers_per_block: int = eqx.field(static=True)
     use_skip: bool = eqx.field(static=True)
+    matmul_dtype: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -62,6 +84,7 @@ class ResidualBlock(eqx.Module):
         use_layer_norm: bool = True,
         use_skip: bool = True,
         activation: Callable[[Array], Array] = jax.nn.swish,
+        matmul_dtype: str = "float32",
         key: PRNGKeyArray,
     ):
         """**Arguments:**
@@ -80,6 +103,7 @@ class ResidualBlock(eqx.Module):
         self.layers_per_block = check_positive_int("layers_per_block", layers_per_block)
         self.activation = check_callable("activation", activation)
         self.use_skip = bool(use_skip)
+        self.matmul_dtype = check_choice("matmul_dtype", matmul_dtype, MATMUL_DTYPES)
         keys = jr.split(key, self.layers_per_block)
         self.linears = tuple(dense(self.width, self.width, key=k) for k in keys)
         if use_layer_norm:
@@ -103,7 +127,7 @@ class ResidualBlock(eqx.Module):
         check_array("x", x, (self.width,), where="ResidualBlock")
         h = x
         for i, linear in enumerate(self.linears):
-            h = linear(h)
+            h = apply_dense(linear, h, self.matmul_dtype)
             if self.norms is not None:
                 h = self.norms[i](h)
             h = self.activation(h)

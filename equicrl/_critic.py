@@ -149,6 +149,7 @@ class ContrastiveCritic(eqx.Module):
         activation: Callable[[Array], Array] = jax.nn.swish,
         scan: bool = True,
         remat: bool = False,
+        matmul_dtype: str = "float32",
         key: PRNGKeyArray,
     ):
         """**Arguments:**
@@ -156,7 +157,8 @@ class ContrastiveCritic(eqx.Module):
         - `state_dim`, `action_dim`, `goal_dim`: sizes of one state, action and goal.
         - `repr_dim`: size of the representations phi and psi (64 in the paper).
         - `width`, `depth`, `layers_per_block`, `use_layer_norm`, `use_skip`,
-            `activation`, `scan`, `remat`: passed to both [`equicrl.DeepEncoder`][]s.
+            `activation`, `scan`, `remat`, `matmul_dtype`: passed to both
+            [`equicrl.DeepEncoder`][]s.
         - `energy`: `"l2"` (default), `"squared_l2"`, `"dot"` or `"cosine"`; see
             [`equicrl.energy`][].
         - `key`: a `jax.random.PRNGKey` for the initialisation. (Keyword only.)
@@ -172,6 +174,7 @@ class ContrastiveCritic(eqx.Module):
             activation=activation,
             scan=scan,
             remat=remat,
+            matmul_dtype=matmul_dtype,
         )
         # Validate the sizes here so errors name the critic's arguments.
         for name, value in (

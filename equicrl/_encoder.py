@@ -7,12 +7,14 @@ import jax.random as jr
 import jax.tree_util as jtu
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._blocks import dense, layer_norm, ResidualBlock
-from ._checks import check_array, check_callable, check_positive_int
+from ._blocks import apply_dense, dense, layer_norm, MATMUL_DTYPES, ResidualBlock
+from ._checks import check_array, check_callable, check_choice, check_positive_int
 
 
 @eqx.filter_jit
-def _make_blocks(keys, width, layers_per_block, use_layer_norm, use_skip, activation):
+def _make_blocks(
+    keys, width, layers_per_block, use_layer_norm, use_skip, activation, matmul_dtype
+):
     # All blocks at once (vmap over keys): every parameter gets a leading block axis.
     # Compiled, and cached per configuration, so building deep stacks is quick.
     def make_block(key):
@@ -22,6 +24,7 @@ def _make_blocks(keys, width, layers_per_block, use_layer_norm, use_skip, activa
             use_layer_norm=use_layer_norm,
             use_skip=use_skip,
             activation=activation,
+            matmul_dtype=matmul_dtype,
             key=key,
         )
 
@@ -64,6 +67,7 @@ class DeepEncoder(eqx.Module):
     layers_per_block: int = eqx.field(static=True)
     scan: bool = eqx.field(static=True)
     remat: bool = eqx.field(static=True)
+    matmul_dtype: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -78,6 +82,7 @@ class DeepEncoder(eqx.Module):
         activation: Callable[[Array], Array] = jax.nn.swish,
         scan: bool = True,
         remat: bool = False,
+        matmul_dtype: str = "float32",
         key: PRNGKeyArray,
     ):
         """**Arguments:**
@@ -95,6 +100,9 @@ class DeepEncoder(eqx.Module):
         - `scan`: run the blocks with `jax.lax.scan` (fast to compile at any depth) or
             unrolled (same parameters, same outputs).
         - `remat`: checkpoint each block for a smaller backward-pass memory.
+        - `matmul_dtype`: `"float32"`, or `"bfloat16"` for mixed precision: every
+            matrix product in bfloat16 with float32 accumulation, while parameters,
+            their gradients, LayerNorm and activations stay float32.
         - `key`: a `jax.random.PRNGKey` for the initialisation. (Keyword only.)
         """
         self.in_dim = check_positive_int("in_dim", in_dim)
@@ -111,6 +119,7 @@ class DeepEncoder(eqx.Module):
         self.activation = check_callable("activation", activation)
         self.scan = bool(scan)
         self.remat = bool(remat)
+        self.matmul_dtype = check_choice("matmul_dtype", matmul_dtype, MATMUL_DTYPES)
 
         in_key, blocks_key, out_key = jr.split(key, 3)
         self.input_linear = dense(self.in_dim, self.width, key=in_key)
@@ -123,6 +132,7 @@ class DeepEncoder(eqx.Module):
             bool(use_layer_norm),
             bool(use_skip),
             activation,
+            self.matmul_dtype,
         )
         self.output_linear = dense(self.width, self.out_dim, key=out_key)
 
@@ -148,7 +158,7 @@ class DeepEncoder(eqx.Module):
         A vector of shape `(out_dim,)`.
         """
         check_array("x", x, (self.in_dim,), where="DeepEncoder")
-        h = self.input_linear(x)
+        h = apply_dense(self.input_linear, x, self.matmul_dtype)
         if self.input_norm is not None:
             h = self.input_norm(h)
         h = self.activation(h)
@@ -166,4 +176,4 @@ class DeepEncoder(eqx.Module):
         else:
             for i in range(self.num_blocks):
                 h = run_block(h, jtu.tree_map(lambda a: a[i], params))
-        return self.output_linear(h)
+        return apply_dense(self.output_linear, h, self.matmul_dtype)
