@@ -33,7 +33,12 @@ from ._outputs import (
     rollout as rollout,
     save_html_rollout as save_html_rollout,
 )
-from ._train import evaluate as evaluate, train as train, TrainState as TrainState
+from ._train import (
+    evaluate as evaluate,
+    make_mesh as make_mesh,
+    train as train,
+    TrainState as TrainState,
+)
 from ._update import (
     crl_gradient_step as crl_gradient_step,
     crl_losses as crl_losses,

@@ -15,7 +15,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Int, PRNGKeyArray, PyTree
+from jax.sharding import Mesh, PartitionSpec as P
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from ._checks import check_positive_int
 
@@ -106,14 +107,28 @@ class TrajectoryBuffer(eqx.Module):
         return (self.start + k) % self.capacity
 
     def sample_relabelled(
-        self, key: PRNGKeyArray, batch_size: int, gamma: float
+        self,
+        key: PRNGKeyArray,
+        batch_size: int,
+        gamma: float,
+        *,
+        mesh: Mesh | None = None,
     ) -> tuple[PyTree[Array], PyTree[Array], dict[str, Array]]:
         """Sample `batch_size` steps and, for each, a future step of its episode.
 
-        A step is drawn uniformly over envs and valid rows; its future offset `k >= 1`
-        with `P(k) ∝ gamma^k` for `k` up to the steps left in its episode within the
-        buffer. A step with no future in the buffer (the last one stored of its episode)
-        is its own future (`k = 0`).
+        Each step's env is drawn stratified: the batch is cut into
+        `groups = gcd(num_envs, batch_size)` equal parts and part `i` draws its envs
+        uniformly from the `i`-th of `groups` equal slices of the envs (so every env is
+        equally likely for every step, and each slice gives the same number of steps
+        to each batch). Its time is drawn uniformly over the valid rows, and its future
+        offset `k >= 1` with `P(k) ∝ gamma^k` for `k` up to the steps left in its
+        episode within the buffer. A step with no future in the buffer (the last one
+        stored of its episode) is its own future (`k = 0`).
+
+        With a `mesh` (one axis, `"data"`), the buffer's env axis and the batch are
+        split across its devices and each device samples from its own envs: no replay
+        data moves between devices. The draws do not depend on the mesh, so the batch
+        is the same on one device as on many.
 
         **Returns:**
 
@@ -124,11 +139,45 @@ class TrajectoryBuffer(eqx.Module):
         batch_size = check_positive_int("batch_size", batch_size)
         if not 0 < gamma < 1:
             raise ValueError(f"`gamma` must be in (0, 1), got {gamma}")
+        groups = math.gcd(self.num_envs, batch_size)
         env_key, time_key, offset_key = jr.split(key, 3)
-        env = jr.randint(env_key, (batch_size,), 0, self.num_envs)
+        group = jnp.arange(batch_size) // (batch_size // groups)
+        within = jr.randint(env_key, (batch_size,), 0, self.num_envs // groups)
+        env = group * (self.num_envs // groups) + within
         time = jr.randint(time_key, (batch_size,), 0, jnp.maximum(self.size, 1))
+        uniform = jr.uniform(offset_key, (batch_size,))
+        if mesh is None:
+            return self._relabel(env, time, uniform, gamma)
+        (axis,) = mesh.axis_names
+        shards = mesh.shape[axis]
+        if groups % shards:
+            raise ValueError(
+                f"`num_envs` ({self.num_envs}) and `batch_size` ({batch_size}) must "
+                f"both be multiples of the mesh's {shards} devices"
+            )
+        envs_per_shard = self.num_envs // shards
+
+        def local(data, episode_id, start, size, env, time, uniform):
+            shard = TrajectoryBuffer(
+                data, episode_id, start, size, self.capacity, envs_per_shard
+            )
+            env = env - jax.lax.axis_index(axis) * envs_per_shard
+            now, future, info = shard._relabel(env, time, uniform, gamma)
+            info["env"] = info["env"] + jax.lax.axis_index(axis) * envs_per_shard
+            return now, future, info
+
+        split, whole = P(axis), P()
+        columns = P(None, axis)
+        return jax.shard_map(
+            local,
+            mesh=mesh,
+            in_specs=(columns, columns, whole, whole, split, split, split),
+            out_specs=split,
+        )(self.data, self.episode_id, self.start, self.size, env, time, uniform)
+
+    def _relabel(self, env: Array, time: Array, uniform: Array, gamma: float):
         horizon = self._steps_left(env, time)
-        offset = truncated_geometric(offset_key, gamma, horizon)
+        offset = truncated_geometric_from_uniform(uniform, gamma, horizon)
         now_row, future_row = self._physical(time), self._physical(time + offset)
 
         def take(row):
@@ -142,7 +191,7 @@ class TrajectoryBuffer(eqx.Module):
         own = self.episode_id[self._physical(time), env]
         # Binary search for the first chronological row after `time` whose episode id
         # differs: ids only grow along a column, so "differs" is monotone in time.
-        lo, hi = time + 1, jnp.broadcast_to(self.size, time.shape)
+        lo, hi = time + 1, self.size + jnp.zeros_like(time)
 
         def body(_, bounds):
             lo, hi = bounds
@@ -166,7 +215,14 @@ def truncated_geometric(
 
     By inverting the CDF `P(K <= m) = (1 - gamma^m) / (1 - gamma^horizon)`: O(batch).
     """
-    u = jr.uniform(key, horizon.shape)
+    return truncated_geometric_from_uniform(
+        jr.uniform(key, horizon.shape), gamma, horizon
+    )
+
+
+def truncated_geometric_from_uniform(
+    u: Float[Array, " batch"], gamma: float, horizon: Int[Array, " batch"]
+) -> Int[Array, " batch"]:
     h = jnp.maximum(horizon, 1).astype(jnp.float32)
     log_gamma = math.log(gamma)
     # 1 - gamma^h, computed without cancellation for gamma near 1.

@@ -24,13 +24,29 @@ def _unwrap_keys(tree: PyTree) -> PyTree:
     return jax.tree.map(lambda x: jr.key_data(x) if _is_key(x) else x, tree)
 
 
+def _gathered(x):
+    # An array split across hosts is gathered whole (every host must call this).
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(x, tiled=True)
+    return x
+
+
 def save_checkpoint(path: str | Path, tree: PyTree, metadata: dict) -> None:
-    """Atomically write `tree` (its arrays) and `metadata` (JSON-serialisable)."""
+    """Atomically write `tree` (its arrays) and `metadata` (JSON-serialisable).
+
+    In a multi-host run every process must call this: arrays split across hosts are
+    gathered, and process 0 writes the file.
+    """
     path = Path(path)
+    tree = jax.tree.map(_gathered, _unwrap_keys(tree))
+    if jax.process_index() != 0:
+        return
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(json.dumps(metadata).encode() + b"\n")
-        eqx.tree_serialise_leaves(f, _unwrap_keys(tree))
+        eqx.tree_serialise_leaves(f, tree)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

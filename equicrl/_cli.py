@@ -32,6 +32,10 @@ class TrainOptions:
     """Also log metrics for TensorBoard to RUN_DIR/tensorboard (needs tensorboardX)."""
     wandb_project: str | None = None
     """Also log metrics to this Weights & Biases project (needs wandb)."""
+    distributed: bool = False
+    """Multi-host: call `jax.distributed.initialize()` first (one process per host;
+    under SLURM it reads the job's layout itself). Then `num_devices` counts every
+    host's devices."""
 
 
 def train_cli(
@@ -76,6 +80,10 @@ def train_cli(
         description=description,
         config=(tyro.conf.OmitArgPrefixes,),
     )
+    if options.distributed:
+        import jax
+
+        jax.distributed.initialize()
     config = options.config
     if options.resume is not None:
         run_dir = options.resume
@@ -93,10 +101,13 @@ def train_cli(
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = options.run_dir or Path("runs") / f"{config.env_name}-{stamp}"
 
+    import jax
+
+    main_process = jax.process_index() == 0
     loggers = []
-    if options.tensorboard:
+    if options.tensorboard and main_process:
         loggers.append(TensorBoardLogger(run_dir / "tensorboard"))
-    if options.wandb_project is not None:
+    if options.wandb_project is not None and main_process:
         loggers.append(
             WandbLogger(
                 project=options.wandb_project,
@@ -118,6 +129,8 @@ def train_cli(
         for logger in loggers:
             logger.close()
     evals = [r for r in history if "eval/success" in r]
+    if not main_process:
+        return state, history, run_dir
     if evals:
         last = evals[-1]
         print(

@@ -3,6 +3,7 @@ import math
 
 from ._checks import check_choice, check_positive_int
 from ._critic import ENERGIES
+from ._encoder import MATMUL_DTYPES
 from ._losses import INFONCE_KINDS
 
 
@@ -62,6 +63,14 @@ class CRLConfig:
     """Dense layers per residual block; depths must be multiples of it."""
     remat: bool = False
     """Recompute block activations in the backward pass (less memory for deep nets)."""
+    matmul_dtype: str = "float32"
+    """Dtype of the encoders' matrix products: `"float32"`, or `"bfloat16"` for mixed
+    precision (parameters, optimiser states and losses stay float32)."""
+    num_devices: int | None = None
+    """Devices to train on, data parallel: envs, replay buffer and each batch are split
+    across them, the networks replicated. `None` uses every device (`jax.devices()`:
+    all hosts' after `jax.distributed.initialize()`); 1 turns data parallelism off.
+    `num_envs`, `batch_size` and `eval_envs` must be multiples of it."""
     total_env_steps: int = 100_000_000
     """Env steps of the whole run, prefill included (rounded down to whole epochs)."""
     eval_envs: int = 128
@@ -78,6 +87,16 @@ class CRLConfig:
         ).split()
         for name in ints:
             check_positive_int(name, getattr(self, name))
+        if self.num_devices is not None:
+            check_positive_int("num_devices", self.num_devices)
+            for name in ("num_envs", "batch_size", "eval_envs"):
+                if getattr(self, name) % self.num_devices:
+                    raise ValueError(
+                        f"`{name}` ({getattr(self, name)}) must be a multiple of "
+                        f"`num_devices` ({self.num_devices}): each device gets an "
+                        "equal share"
+                    )
+        check_choice("matmul_dtype", self.matmul_dtype, MATMUL_DTYPES)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"`seed` must be an int, got {self.seed!r}")
         for name in (

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
 
 from ._actor import GoalConditionedActor
@@ -30,6 +31,9 @@ from ._config import CRLConfig
 from ._critic import ContrastiveCritic
 from ._outputs import write_run_outputs
 from ._update import crl_gradient_step, CRLState, init_crl_state, Transitions
+
+
+DATA_AXIS = "data"
 
 
 class TrainState(eqx.Module):
@@ -52,6 +56,7 @@ class _Parts:
     train_env: object  # wrapped for training (episodes, auto-reset, vmap)
     eval_env: object
     optimisers: tuple
+    mesh: Mesh
 
     @property
     def state_dim(self) -> int:
@@ -70,7 +75,99 @@ def _make_parts(config: CRLConfig, env_overrides: dict) -> _Parts:
         optax.adam(config.critic_lr),
         optax.adam(config.alpha_lr),
     )
-    return _Parts(config, env, train_env, eval_env, optimisers)
+    return _Parts(config, env, train_env, eval_env, optimisers, make_mesh(config))
+
+
+def make_mesh(config: CRLConfig) -> Mesh:
+    """The one-axis (`"data"`) device mesh a run with `config` trains on.
+
+    `config.num_devices` devices (all of `jax.devices()` if `None`); raises a
+    `ValueError` if there are fewer, or if `num_envs`, `batch_size` or `eval_envs` do
+    not split evenly across them.
+    """
+    devices = jax.devices()
+    n = len(devices) if config.num_devices is None else config.num_devices
+    if n > len(devices):
+        raise ValueError(
+            f"`num_devices` is {n} but JAX sees {len(devices)} device(s): {devices}"
+        )
+    for name in ("num_envs", "batch_size", "eval_envs"):
+        if getattr(config, name) % n:
+            raise ValueError(
+                f"`{name}` ({getattr(config, name)}) must be a multiple of the {n} "
+                "devices trained on; set `num_devices` (1 turns data parallelism off) "
+                f"or change `{name}`"
+            )
+    return Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
+
+
+def _shardings(ts: TrainState, mesh: Mesh) -> PyTree:
+    """The data-parallel layout of `ts`'s arrays (a `NamedSharding` per array): env
+    states, episode ids and the replay buffer's env axis split across the mesh; the
+    networks, optimiser states, RNG key and counters replicated."""
+
+    def like(tree, spec):
+        sharding = NamedSharding(mesh, spec)
+        return jax.tree.map(lambda _: sharding, eqx.filter(tree, eqx.is_array))
+
+    split, columns, whole = P(DATA_AXIS), P(None, DATA_AXIS), P()
+    b = ts.buffer
+    # tree_at, not TrainState(...): the leaves are shardings, not arrays.
+    return eqx.tree_at(
+        lambda t: (
+            t.crl,
+            t.buffer.data,
+            t.buffer.episode_id,
+            t.buffer.start,
+            t.buffer.size,
+            t.env_state,
+            t.episode_id,
+            t.key,
+            t.env_steps,
+        ),
+        eqx.filter(ts, eqx.is_array),
+        (
+            like(ts.crl, whole),
+            like(b.data, columns),
+            like(b.episode_id, columns),
+            like(b.start, whole),
+            like(b.size, whole),
+            like(ts.env_state, split),
+            like(ts.episode_id, split),
+            like(ts.key, whole),
+            like(ts.env_steps, whole),
+        ),
+    )
+
+
+def _shard(ts: TrainState, mesh: Mesh) -> TrainState:
+    """`ts` constrained to its data-parallel layout, inside `jit`."""
+    arrays = jax.tree.map(
+        jax.lax.with_sharding_constraint,
+        eqx.filter(ts, eqx.is_array),
+        _shardings(ts, mesh),
+    )
+    return eqx.combine(arrays, ts)
+
+
+def _place(ts: TrainState, mesh: Mesh) -> TrainState:
+    """`ts` (e.g. read from a checkpoint, the same on every host) put on the mesh in
+    its data-parallel layout."""
+    arrays = eqx.filter(ts, eqx.is_array)
+
+    def is_key(x):
+        return jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+    # `device_put` cannot put typed PRNG keys on another process's devices (a
+    # multi-host mesh): put their raw data there and wrap it again.
+    raw = jax.tree.map(lambda x: jr.key_data(x) if is_key(x) else x, arrays)
+    raw = jax.device_put(raw, _shardings(ts, mesh))
+    arrays = jax.tree.map(
+        lambda r, x: jr.wrap_key_data(r, impl=jr.key_impl(x)) if is_key(x) else r,
+        raw,
+        arrays,
+    )
+    return eqx.combine(arrays, ts)
 
 
 def _networks(parts: _Parts, key: PRNGKeyArray):
@@ -84,6 +181,7 @@ def _networks(parts: _Parts, key: PRNGKeyArray):
         depth=c.actor_depth,
         layers_per_block=c.layers_per_block,
         remat=c.remat,
+        matmul_dtype=c.matmul_dtype,
         key=actor_key,
     )
     critic = ContrastiveCritic(
@@ -96,6 +194,7 @@ def _networks(parts: _Parts, key: PRNGKeyArray):
         energy=c.energy,
         layers_per_block=c.layers_per_block,
         remat=c.remat,
+        matmul_dtype=c.matmul_dtype,
         key=critic_key,
     )
     return actor, critic
@@ -135,7 +234,7 @@ def _collect(parts: _Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainSta
     (env_state, episode_id), (rows, ids) = jax.lax.scan(
         body, (ts.env_state, ts.episode_id), jr.split(collect_key, steps)
     )
-    return TrainState(
+    ts = TrainState(
         crl=ts.crl,
         buffer=ts.buffer.insert(rows, ids),
         env_state=env_state,
@@ -143,6 +242,7 @@ def _collect(parts: _Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainSta
         key=key,
         env_steps=ts.env_steps + steps * num_envs,
     )
+    return _shard(ts, parts.mesh)
 
 
 _LOSSES = ("critic_loss", "actor_loss", "alpha_loss")
@@ -157,7 +257,9 @@ def _learn(parts: _Parts, ts: TrainState) -> tuple[TrainState, dict, dict]:
     def body(crl_params, key):
         crl = eqx.combine(crl_params, crl_static)
         sample_key, step_key = jr.split(key)
-        now, future, _ = ts.buffer.sample_relabelled(sample_key, c.batch_size, c.gamma)
+        now, future, _ = ts.buffer.sample_relabelled(
+            sample_key, c.batch_size, c.gamma, mesh=parts.mesh
+        )
         batch = Transitions(
             state=now["state"],
             action=now["action"],
@@ -190,15 +292,23 @@ def _learn(parts: _Parts, ts: TrainState) -> tuple[TrainState, dict, dict]:
     }
     metrics = jax.tree.map(jnp.mean, metrics)
     ts = eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key))
-    return ts, metrics, first_nonfinite
+    return _shard(ts, parts.mesh), metrics, first_nonfinite
 
 
 # Module level, with the env, episode count and length static: repeated evaluations
 # of one run reuse the compiled rollout instead of recompiling it each time.
 @eqx.filter_jit
-def _evaluation_rollout(actor, env, key, num_episodes: int, episode_length: int):
+def _evaluation_rollout(
+    actor, env, key, num_episodes: int, episode_length: int, mesh: Mesh | None
+):
     sd = env.state_dim
     state = jax.vmap(env.reset)(jr.split(key, num_episodes))
+    if mesh is not None:
+        # Episodes split across the devices, like the training envs.
+        sharding = NamedSharding(mesh, P(DATA_AXIS))
+        state = jax.tree.map(
+            lambda x: jax.lax.with_sharding_constraint(x, sharding), state
+        )
 
     def body(carry, _):
         state, alive, last_dist = carry
@@ -213,13 +323,27 @@ def _evaluation_rollout(actor, env, key, num_episodes: int, episode_length: int)
 
     init = (state, jnp.ones(num_episodes), state.metrics["dist"])
     (_, _, final_dist), at_goal = jax.lax.scan(body, init, None, length=episode_length)
-    return at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
+    results = at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
+    if mesh is not None:
+        # Replicated (a tiny all-gather), so that every process of a multi-host run
+        # can read the per-episode results.
+        results = jax.lax.with_sharding_constraint(results, NamedSharding(mesh, P()))
+    return results
 
 
 def evaluate(
-    actor: GoalConditionedActor, env, *, num_episodes: int, episode_length: int, key
+    actor: GoalConditionedActor,
+    env,
+    *,
+    num_episodes: int,
+    episode_length: int,
+    key: PRNGKeyArray,
+    mesh: Mesh | None = None,
 ) -> dict[str, float]:
     """Run `num_episodes` episodes with the deterministic actor.
+
+    With a `mesh` (as [`equicrl.make_mesh`][] makes), the episodes are split across
+    its devices; `num_episodes` must then be a multiple of their number.
 
     **Returns:**
 
@@ -227,7 +351,7 @@ def evaluate(
     success threshold), `success` (1 if the goal was ever reached) and `final_dist`
     (distance at the last step, or at termination).
     """
-    results = _evaluation_rollout(actor, env, key, num_episodes, episode_length)
+    results = _evaluation_rollout(actor, env, key, num_episodes, episode_length, mesh)
     time_at_goal, success, final_dist = (np.asarray(x) for x in results)
     out = {}
     for name, values in (
@@ -297,13 +421,26 @@ def train(
     - `outputs`: with `run_dir`, write at the end `learning_curve.png` and, from the
         eval env, `trajectories.png` (point mazes) or `rollout.html` (Brax envs).
 
+    Training is data parallel over `config.num_devices` devices (all by default; see
+    [`equicrl.make_mesh`][]). For several hosts, call `jax.distributed.initialize()`
+    first and run the same call in one process per host: all of them train, and
+    process 0 alone prints, writes `run_dir` (on a file system every host sees, for
+    resuming) and calls `loggers`.
+
     **Returns:**
 
     `(state, history)`: the final [`equicrl.TrainState`][] and one dict of metrics per
     epoch.
     """
     c = config
-    log = log or (lambda line: print(line, file=sys.stdout, flush=True))
+    # In a multi-host run every process trains; process 0 prints and writes files.
+    main_process = jax.process_index() == 0
+    if log is None:
+
+        def log(line: str) -> None:
+            if main_process:
+                print(line, file=sys.stdout, flush=True)
+
     check_positive_int("eval_every", eval_every)
     if (checkpoint_every is not None or resume) and run_dir is None:
         raise ValueError("`checkpoint_every` and `resume` need a `run_dir`")
@@ -332,7 +469,7 @@ def train(
             "state": env_state.obs[:, : parts.state_dim],
             "action": jnp.zeros((c.num_envs, parts.env.action_size)),
         }
-        return TrainState(
+        ts = TrainState(
             crl=init_crl_state(actor, critic, parts.optimisers),
             buffer=TrajectoryBuffer.create(example, c.replay_rows, c.num_envs),
             env_state=env_state,
@@ -340,11 +477,15 @@ def train(
             key=run_key,
             env_steps=jnp.zeros((), jnp.int32),
         )
+        return _shard(ts, parts.mesh)
 
     ts = initial_state(actor, critic, env_key, run_key)
+    n = parts.mesh.devices.size
     log(
         f"built the envs, networks and replay buffer in "
-        f"{time.perf_counter() - built:.1f} s"
+        f"{time.perf_counter() - built:.1f} s; training on {n} "
+        f"{parts.mesh.devices.flat[0].platform} device{'s' if n > 1 else ''}"
+        + (" (data parallel)" if n > 1 else "")
     )
 
     history: list[dict] = []
@@ -358,6 +499,7 @@ def train(
             if not checkpoint_path.exists():
                 raise FileNotFoundError(f"no checkpoint to resume from in {run_dir}")
             ts, meta = load_checkpoint(checkpoint_path, ts)
+            ts = _place(ts, parts.mesh)
             if meta.get("config") != json.loads(json.dumps(config_dict)):
                 saved = meta.get("config") or {}
                 differ = sorted(
@@ -373,14 +515,14 @@ def train(
             # Drop metrics of epochs after the checkpoint (a kill before the next save).
             history = [r for r in history if r["epoch"] <= start_epoch]
             log(f"resumed {run_dir} at epoch {start_epoch}")
+    metrics_file = None
+    if run_dir is not None and main_process:
         meta = {"config": config_dict, "versions": _versions()}
         (run_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
         metrics_file = open(run_dir / "metrics.jsonl", "w")
         for record in history:
             metrics_file.write(json.dumps(record) + "\n")
         metrics_file.flush()
-    else:
-        metrics_file = None
 
     # `random` is an array, not a Python bool, so that the prefill and the epochs
     # share one compiled collection.
@@ -436,6 +578,7 @@ def train(
                     num_episodes=c.eval_envs,
                     episode_length=c.episode_length,
                     key=jr.fold_in(eval_key, i + 1),
+                    mesh=parts.mesh,
                 )
                 record.update({f"eval/{k}": v for k, v in latest_eval.items()})
             history.append(record)
@@ -448,7 +591,7 @@ def train(
                 save_checkpoint(
                     checkpoint_path, ts, {"config": config_dict, "epoch": i + 1}
                 )
-            for logger in loggers:
+            for logger in loggers if main_process else ():
                 logger(record)
             eta = (epochs - i - 1) * c.env_steps_per_collection / sps
             line = (
@@ -471,7 +614,9 @@ def train(
     finally:
         if metrics_file is not None:
             metrics_file.close()
-    if run_dir is not None and outputs:
+    if run_dir is not None and outputs and jax.process_count() > 1:
+        log("learning curve and rollout pictures are skipped in multi-host runs")
+    elif run_dir is not None and outputs:
         written = write_run_outputs(
             ts.crl.actor,
             parts.eval_env,

@@ -44,8 +44,23 @@ def test_frozen_and_replace_validates():
         (dict(total_env_steps=100), r"total_env_steps.*num_envs"),
         (dict(seed=1.5), r"seed"),
         (dict(num_envs=2.0), r"num_envs"),
+        (dict(num_devices=0), r"num_devices"),
+        (dict(num_devices=3), r"num_envs.*num_devices"),
+        (dict(num_devices=8, eval_envs=4), r"eval_envs.*num_devices"),
+        (dict(matmul_dtype="float16"), r"matmul_dtype"),
     ],
 )
 def test_invalid_values_name_the_fields(changes, match):
     with pytest.raises((ValueError, TypeError), match=match):
         equicrl.CRLConfig(**changes)
+
+
+def test_mesh_needs_enough_devices_that_split_the_work_evenly():
+    import jax
+
+    available = len(jax.devices())
+    mesh = equicrl.make_mesh(equicrl.CRLConfig(num_devices=1))
+    assert mesh.axis_names == ("data",) and mesh.devices.size == 1
+    assert equicrl.make_mesh(equicrl.CRLConfig()).devices.size == available
+    with pytest.raises(ValueError, match=f"sees {available} device"):
+        equicrl.make_mesh(equicrl.CRLConfig(num_devices=available * 128))
