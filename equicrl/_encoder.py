@@ -7,7 +7,14 @@ import jax.random as jr
 import jax.tree_util as jtu
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._blocks import apply_dense, dense, layer_norm, MATMUL_DTYPES, ResidualBlock
+from ._blocks import (
+    apply_dense,
+    dense,
+    layer_norm,
+    MATMUL_DTYPES,
+    norm_and_activate,
+    ResidualBlock,
+)
 from ._checks import check_array, check_callable, check_choice, check_positive_int
 
 
@@ -159,9 +166,7 @@ class DeepEncoder(eqx.Module):
         """
         check_array("x", x, (self.in_dim,), where="DeepEncoder")
         h = apply_dense(self.input_linear, x, self.matmul_dtype)
-        if self.input_norm is not None:
-            h = self.input_norm(h)
-        h = self.activation(h)
+        h = norm_and_activate(self.input_norm, self.activation, h)
 
         params, static = eqx.partition(self.blocks, eqx.is_array)
 

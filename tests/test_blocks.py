@@ -141,3 +141,56 @@ def test_block_bad_input():
         block(jnp.ones(7))
     with pytest.raises(TypeError, match=r"\bx\b"):
         block(jnp.ones(8, dtype=jnp.int32))
+
+
+def _autodiff_norm_swish(y, scale, bias):
+    # LayerNorm then swish as Equinox and JAX define them, differentiated by JAX.
+    norm = eqx.nn.LayerNorm(y.shape[-1], eps=1e-6)
+    norm = eqx.tree_at(lambda n: (n.weight, n.bias), norm, (scale, bias))
+    return jax.nn.swish(norm(y))
+
+
+def _fused_norm_swish(y, scale, bias):
+    from equicrl._blocks import _layer_norm_swish
+
+    return _layer_norm_swish(y, scale, bias, 1e-6)
+
+
+@eqx.filter_jit
+def _value_and_grads(fn, y, scale, bias, weights):
+    def loss(y, scale, bias):
+        return jnp.sum(weights * jax.vmap(fn, in_axes=(0, None, None))(y, scale, bias))
+
+    return jax.value_and_grad(loss, argnums=(0, 1, 2))(y, scale, bias)
+
+
+@given(
+    y=float_arrays((5, 8), low=-4.0, high=4.0),
+    params=float_arrays((3, 8), low=-2.0, high=2.0),
+)
+def test_fused_layer_norm_swish_matches_autodiff(y, params):
+    # The batch gradient of the shared scale and bias sums over examples (vmap).
+    scale, bias, weights = params
+    expected = _value_and_grads(_autodiff_norm_swish, y, scale, bias, weights)
+    got = _value_and_grads(_fused_norm_swish, y, scale, bias, weights)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-5)
+    for g, e in zip(got[1], expected[1]):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
+
+
+def test_other_activations_and_no_norm_take_the_plain_path():
+    from equicrl._blocks import norm_and_activate
+
+    norm = eqx.nn.LayerNorm(4, eps=1e-6)
+    y = jnp.arange(4.0)
+    np.testing.assert_allclose(
+        norm_and_activate(norm, jax.nn.relu, y), jax.nn.relu(norm(y))
+    )
+    np.testing.assert_allclose(norm_and_activate(None, jnp.tanh, y), jnp.tanh(y))
+    # The fused path computes the same forward value.
+    np.testing.assert_allclose(
+        norm_and_activate(norm, jax.nn.swish, y),
+        jax.nn.swish(norm(y)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
