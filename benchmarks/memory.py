@@ -4,10 +4,12 @@ One full CRL gradient step (`equicrl.crl_gradient_step`: actor + temperature upd
 through the critic, then the critic's InfoNCE update) at critic depth 64, 256 and 1024
 (actor depth = critic depth), width 256, batch 512, representation 64, 4 layers per
 block, blocks run by `lax.scan`, Adam 3e-4; ant-like shapes (state 29, action 8,
-goal 2). Each depth is run with `remat=False` and `remat=True` (on both the actor and
-the critic), each point in a fresh Python process. The step is jitted with the
-`CRLState` donated (`eqx.filter_jit(donate="all-except-first")`, the batch and key
-are the first, not donated, argument), so the new state reuses the old one's buffers.
+goal 2). Each depth is run with `remat=False`, `remat=True` (each block checkpointed)
+and `remat="nested"` (segments of about sqrt(blocks) blocks checkpointed too), on both
+the actor and the critic, each point in a fresh Python process. The step is jitted
+with the `CRLState` donated (`eqx.filter_jit(donate="all-except-first")`; the batch
+and key are the first, not donated, argument), so the new state reuses the old one's
+buffers.
 Recorded per point:
 
 - `params_opt_bytes`: parameters + Adam states of actor, critic and temperature (the
@@ -25,9 +27,11 @@ Recorded per point:
 - `compile_s` (trace, lower and compile), `first_call_s`, and the steady step time
   `step_s` (median; `step_min_s`, `reps`).
 
-Per depth, `activation_ratio = temp_bytes(remat) / temp_bytes(no remat)` and
-`slowdown = step_s(remat) / step_s(no remat)`; the target at depth 1024 is an
-activation ratio <= 0.25 and a slowdown <= 1.5.
+Per depth and remat mode, `activation_ratio = temp_bytes(remat) / temp_bytes(no
+remat)` and `slowdown = step_s(remat) / step_s(no remat)`; the target at depth 1024 is
+an activation ratio <= 0.25 and a slowdown <= 1.5. The temp bytes include one
+parameter-sized buffer of gradients in every mode, which is counted against remat
+here.
 
     python benchmarks/memory.py                     # depths 64, 256, 1024
     python benchmarks/memory.py --depths 64 --batch 256 --no-plot
@@ -79,7 +83,10 @@ def rss_gb() -> float | None:
     return None
 
 
-def measure(depth: int, remat: bool, width: int, batch: int) -> dict:
+REMATS = {"none": False, "remat": True, "nested": "nested"}
+
+
+def measure(depth: int, remat: bool | str, width: int, batch: int) -> dict:
     """Build, compile, analyse and time one step in this process."""
     import equinox as eqx
     import jax
@@ -179,27 +186,32 @@ def measure(depth: int, remat: bool, width: int, batch: int) -> dict:
 
 
 def compare(points: list[dict]) -> list[dict]:
-    """Per depth: remat's activation memory and step time relative to no remat."""
+    """Per depth and remat mode: activation memory and step time relative to no
+    remat."""
     rows = []
     for depth in sorted({p["depth"] for p in points}):
         by = {p["remat"]: p for p in points if p["depth"] == depth and "error" not in p}
-        if True not in by or False not in by:
-            continue
-        on, off = by[True], by[False]
-        row = dict(
-            depth=depth,
-            activation_ratio=on["temp_bytes"] / off["temp_bytes"]
-            if off.get("temp_bytes")
-            else None,
-            slowdown=on["step_s"] / off["step_s"],
-        )
-        if depth == TARGET_DEPTH and row["activation_ratio"] is not None:
-            row["target_met"] = (
-                row["activation_ratio"] <= TARGET_RATIO
-                and row["slowdown"] <= TARGET_SLOWDOWN
-            )
-        rows.append(row)
+        for mode in (True, "nested"):
+            if mode in by and False in by:
+                rows.append(_ratios(depth, mode, by[mode], by[False]))
     return rows
+
+
+def _ratios(depth: int, mode, on: dict, off: dict) -> dict:
+    row = dict(
+        depth=depth,
+        remat=mode,
+        activation_ratio=on["temp_bytes"] / off["temp_bytes"]
+        if off.get("temp_bytes")
+        else None,
+        slowdown=on["step_s"] / off["step_s"],
+    )
+    if depth == TARGET_DEPTH and row["activation_ratio"] is not None:
+        row["target_met"] = (
+            row["activation_ratio"] <= TARGET_RATIO
+            and row["slowdown"] <= TARGET_SLOWDOWN
+        )
+    return row
 
 
 def plot(points: list[dict], cpu: str, path: Path) -> None:
@@ -210,12 +222,12 @@ def plot(points: list[dict], cpu: str, path: Path) -> None:
 
     ok = [p for p in points if "error" not in p]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    for remat, style in ((False, "o-"), (True, "s-")):
+    for remat, style in ((False, "o-"), (True, "s-"), ("nested", "d-")):
         pts = sorted((p for p in ok if p["remat"] == remat), key=lambda p: p["depth"])
         if not pts:
             continue
         depths = [p["depth"] for p in pts]
-        label = "remat" if remat else "no remat"
+        label = {False: "no remat", True: "remat", "nested": "nested remat"}[remat]
         axes[0].plot(
             depths,
             [p["temp_bytes"] / 2**20 for p in pts],
@@ -276,16 +288,18 @@ def table(points: list[dict], comparison: list[dict]) -> str:
         )
     rows += [
         "",
-        f"| depth | activation ratio remat / no remat (target <= {TARGET_RATIO}) | "
-        f"slowdown remat / no remat (target <= {TARGET_SLOWDOWN}) |",
-        "|---:|---:|---:|",
+        f"| depth | remat | activation ratio vs no remat (target <= {TARGET_RATIO}) | "
+        f"slowdown vs no remat (target <= {TARGET_SLOWDOWN}) |",
+        "|---:|---|---:|---:|",
     ]
     for c in comparison:
         ratio = "—" if c["activation_ratio"] is None else f"{c['activation_ratio']:.3f}"
         met = ""
         if "target_met" in c:
             met = " (target met)" if c["target_met"] else " (target missed)"
-        rows.append(f"| {c['depth']} | {ratio}{met} | {c['slowdown']:.2f} |")
+        rows.append(
+            f"| {c['depth']} | {c['remat']} | {ratio}{met} | {c['slowdown']:.2f} |"
+        )
     return "\n".join(rows)
 
 
@@ -294,6 +308,9 @@ def main() -> None:
     parser.add_argument("--depths", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--width", type=int, default=256)
+    parser.add_argument(
+        "--remat", nargs="+", choices=list(REMATS), default=list(REMATS)
+    )
     parser.add_argument("--timeout", type=float, default=1200.0, help="per point (s)")
     parser.add_argument("--out", type=Path, default=RESULTS / "memory.json")
     parser.add_argument(
@@ -312,19 +329,19 @@ def main() -> None:
 
     if args.point:
         depth, remat, width, batch = args.point
-        result = measure(int(depth), remat == "remat", int(width), int(batch))
+        result = measure(int(depth), REMATS[remat], int(width), int(batch))
         print(json.dumps(result))
         return
 
     start = time.perf_counter()
     points: list[dict] = []
     for depth in args.depths:
-        for remat in (False, True):
+        for name in args.remat:
+            remat = REMATS[name]
             t0 = time.perf_counter()
             result = run_point(
                 __file__,
-                [str(depth), "remat" if remat else "none", str(args.width)]
-                + [str(args.batch)],
+                [str(depth), name, str(args.width), str(args.batch)],
                 args.timeout,
             )
             result = dict(dict(depth=depth, remat=remat), **result)

@@ -1,5 +1,6 @@
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -78,7 +79,7 @@ class GoalConditionedActor(eqx.Module):
         use_skip: bool = True,
         activation: Callable[[Array], Array] = jax.nn.swish,
         scan: bool = True,
-        remat: bool = False,
+        remat: bool | Literal["nested"] = False,
         matmul_dtype: str = "float32",
         key: PRNGKeyArray,
     ):

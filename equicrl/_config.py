@@ -1,5 +1,6 @@
 import dataclasses
 import math
+from typing import Literal
 
 from ._checks import check_choice, check_positive_int
 from ._critic import ENERGIES
@@ -61,8 +62,10 @@ class CRLConfig:
     """Dense layers of each critic encoder (4 to 1024 in the paper)."""
     layers_per_block: int = 4
     """Dense layers per residual block; depths must be multiples of it."""
-    remat: bool = False
-    """Recompute block activations in the backward pass (less memory for deep nets)."""
+    remat: bool | Literal["nested"] = False
+    """Recompute block activations in the backward pass (less memory for deep nets):
+    `True` checkpoints each residual block, `"nested"` also segments of about
+    sqrt(blocks) blocks (least memory, one more forward pass)."""
     matmul_dtype: str = "float32"
     """Dtype of the encoders' matrix products: `"float32"`, or `"bfloat16"` for mixed
     precision (parameters, optimiser states and losses stay float32)."""
@@ -97,6 +100,10 @@ class CRLConfig:
                         "equal share"
                     )
         check_choice("matmul_dtype", self.matmul_dtype, MATMUL_DTYPES)
+        if not (isinstance(self.remat, bool) or self.remat == "nested"):
+            raise ValueError(
+                f'`remat` must be True, False or "nested"; got {self.remat!r}'
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"`seed` must be an int, got {self.seed!r}")
         for name in (

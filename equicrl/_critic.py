@@ -148,7 +148,7 @@ class ContrastiveCritic(eqx.Module):
         use_skip: bool = True,
         activation: Callable[[Array], Array] = jax.nn.swish,
         scan: bool = True,
-        remat: bool = False,
+        remat: bool | Literal["nested"] = False,
         matmul_dtype: str = "float32",
         key: PRNGKeyArray,
     ):

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -55,6 +56,9 @@ class DeepEncoder(eqx.Module):
     `remat=True` wraps each block in `jax.checkpoint`: the backward pass keeps one
     activation per block and recomputes the block's inner layers, trading about one
     extra forward pass for memory that no longer grows with `layers_per_block`.
+    `remat="nested"` runs a scan of checkpointed segments of checkpointed blocks, so
+    the backward pass keeps about `2 sqrt(num_blocks)` activations, for a second extra
+    forward pass.
 
     ??? cite "Reference"
 
@@ -73,7 +77,7 @@ class DeepEncoder(eqx.Module):
     depth: int = eqx.field(static=True)
     layers_per_block: int = eqx.field(static=True)
     scan: bool = eqx.field(static=True)
-    remat: bool = eqx.field(static=True)
+    remat: bool | str = eqx.field(static=True)
     matmul_dtype: str = eqx.field(static=True)
 
     def __init__(
@@ -88,7 +92,7 @@ class DeepEncoder(eqx.Module):
         use_skip: bool = True,
         activation: Callable[[Array], Array] = jax.nn.swish,
         scan: bool = True,
-        remat: bool = False,
+        remat: bool | Literal["nested"] = False,
         matmul_dtype: str = "float32",
         key: PRNGKeyArray,
     ):
@@ -106,7 +110,9 @@ class DeepEncoder(eqx.Module):
             input layer's LayerNorm.
         - `scan`: run the blocks with `jax.lax.scan` (fast to compile at any depth) or
             unrolled (same parameters, same outputs).
-        - `remat`: checkpoint each block for a smaller backward-pass memory.
+        - `remat`: `True` checkpoints each block for a smaller backward-pass memory;
+            `"nested"` (with `scan=True`) also checkpoints segments of about
+            `sqrt(num_blocks)` blocks, for the least memory at one more forward pass.
         - `matmul_dtype`: `"float32"`, or `"bfloat16"` for mixed precision: every
             matrix product in bfloat16 with float32 accumulation, while parameters,
             their gradients, LayerNorm and activations stay float32.
@@ -125,7 +131,14 @@ class DeepEncoder(eqx.Module):
             )
         self.activation = check_callable("activation", activation)
         self.scan = bool(scan)
-        self.remat = bool(remat)
+        if remat == "nested":
+            if not scan:
+                raise ValueError('`remat="nested"` needs `scan=True`')
+            self.remat = "nested"
+        elif isinstance(remat, bool):
+            self.remat = remat
+        else:
+            raise ValueError(f'`remat` must be True, False or "nested"; got {remat!r}')
         self.matmul_dtype = check_choice("matmul_dtype", matmul_dtype, MATMUL_DTYPES)
 
         in_key, blocks_key, out_key = jr.split(key, 3)
@@ -146,6 +159,17 @@ class DeepEncoder(eqx.Module):
     @property
     def num_blocks(self) -> int:
         return self.depth // self.layers_per_block
+
+    @property
+    def remat_segments(self) -> int:
+        """With `remat="nested"`, the number of checkpointed segments: the divisor
+        of `num_blocks` nearest its square root (16 segments of 16 blocks at depth
+        1024)."""
+        n = self.num_blocks
+        return min(
+            (d for d in range(1, n + 1) if n % d == 0),
+            key=lambda d: (abs(d - n**0.5), d),
+        )
 
     def block(self, i: int) -> ResidualBlock:
         """The `i`-th residual block as an ordinary (unstacked) module."""
@@ -176,8 +200,22 @@ class DeepEncoder(eqx.Module):
         if self.remat:
             # prevent_cse=False is safe inside scan and lets XLA share work.
             run_block = jax.checkpoint(run_block, prevent_cse=not self.scan)
-        if self.scan:
-            h, _ = lax.scan(lambda h, p: (run_block(h, p), None), h, params)
+
+        def run_blocks(h, params):
+            return lax.scan(lambda h, p: (run_block(h, p), None), h, params)[0]
+
+        if self.remat == "nested":
+            # A scan of checkpointed segments, each a scan of checkpointed blocks: the
+            # backward pass keeps one activation per segment plus one per block of
+            # the segment being differentiated (about 2 sqrt(num_blocks)).
+            segments = self.remat_segments
+            params = jtu.tree_map(
+                lambda a: a.reshape(segments, -1, *a.shape[1:]), params
+            )
+            run_segment = jax.checkpoint(run_blocks, prevent_cse=False)
+            h, _ = lax.scan(lambda h, p: (run_segment(h, p), None), h, params)
+        elif self.scan:
+            h = run_blocks(h, params)
         else:
             for i in range(self.num_blocks):
                 h = run_block(h, jtu.tree_map(lambda a: a[i], params))

@@ -77,6 +77,34 @@ def test_remat_gives_same_outputs_and_gradients(seed, depth):
         np.testing.assert_allclose(g, g_r, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("depth,segments", [(24, 2), (36, 3), (28, 1)])
+def test_nested_remat_gives_same_outputs_and_gradients(depth, segments):
+    # 6 blocks -> 2 segments of 3; 9 -> 3 of 3; 7 (prime) -> 1 segment of 7.
+    plain = _encoder(0, width=8, depth=depth)
+    nested = _encoder(0, width=8, depth=depth, remat="nested")
+    assert nested.remat_segments == segments
+    x = _x(0)
+    (v, g), (v_n, g_n) = _value_and_grad(plain, x), _value_and_grad(nested, x)
+    np.testing.assert_allclose(v, v_n, rtol=1e-6, atol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(g_n)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_nested_remat_keeps_fewer_activations():
+    # XLA's temporary buffers of the backward pass at 64 blocks: per-block remat
+    # keeps 64 block inputs, nested about 8 + 8 (XLA's buffers for the loops come on
+    # top: measured here, 570 KB against 676 KB).
+    x = jnp.ones((64, IN_DIM))
+
+    def temp_bytes(remat):
+        enc = _encoder(0, width=32, depth=256, remat=remat)
+        compiled = _value_and_grad.lower(enc, x).compile().compiled
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    block, nested = temp_bytes(True), temp_bytes("nested")
+    assert nested < 0.9 * block
+
+
 def test_remat_unrolled_matches_too():
     plain = _encoder(0, width=8, depth=8)
     remat = _encoder(0, width=8, depth=8, remat=True, scan=False)
@@ -142,6 +170,8 @@ def test_depth_not_a_multiple_names_both_numbers():
         (dict(layers_per_block=0), ValueError, r"\blayers_per_block\b"),
         (dict(depth=4.0), TypeError, r"\bdepth\b"),
         (dict(activation=None), TypeError, r"\bactivation\b"),
+        (dict(remat="sometimes"), (ValueError, TypeError), r"\bremat\b"),
+        (dict(remat="nested", scan=False), ValueError, r"scan=True"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
