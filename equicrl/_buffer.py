@@ -161,9 +161,9 @@ class TrajectoryBuffer(eqx.Module):
             shard = TrajectoryBuffer(
                 data, episode_id, start, size, self.capacity, envs_per_shard
             )
-            env = env - jax.lax.axis_index(axis) * envs_per_shard
-            now, future, info = shard._relabel(env, time, uniform, gamma)
-            info["env"] = info["env"] + jax.lax.axis_index(axis) * envs_per_shard
+            first_env = jax.lax.axis_index(axis) * envs_per_shard
+            now, future, info = shard._relabel(env - first_env, time, uniform, gamma)
+            info["env"] = info["env"] + first_env
             return now, future, info
 
         split, whole = P(axis), P()

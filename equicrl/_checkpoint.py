@@ -24,6 +24,15 @@ def _unwrap_keys(tree: PyTree) -> PyTree:
     return jax.tree.map(lambda x: jr.key_data(x) if _is_key(x) else x, tree)
 
 
+def _rewrap_keys(tree: PyTree, like: PyTree) -> PyTree:
+    """Undo `_unwrap_keys`: wrap the leaves of `tree` that are keys in `like`."""
+
+    def rewrap(new, old):
+        return jr.wrap_key_data(new, impl=jr.key_impl(old)) if _is_key(old) else new
+
+    return jax.tree.map(rewrap, tree, like)
+
+
 def _gathered(x):
     # An array split across hosts is gathered whole (every host must call this).
     if isinstance(x, jax.Array) and not x.is_fully_addressable:
@@ -85,7 +94,4 @@ def load_checkpoint(path: str | Path, like: PyTree) -> tuple[PyTree, dict]:
                 f"{new.shape} {new.dtype} where {old.shape} {old.dtype} was expected"
             )
 
-    def rewrap(new, old):
-        return jr.wrap_key_data(new, impl=jr.key_impl(old)) if _is_key(old) else new
-
-    return jax.tree.map(rewrap, loaded, like), metadata
+    return _rewrap_keys(loaded, like), metadata

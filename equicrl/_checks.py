@@ -36,6 +36,13 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_remat(value: Any) -> bool | str:
+    """Raise unless `value` is a `remat` setting: `True`, `False` or `"nested"`."""
+    if isinstance(value, bool) or (isinstance(value, str) and value == "nested"):
+        return value
+    raise ValueError(f'`remat` must be True, False or "nested"; got {value!r}')
+
+
 def check_callable(name: str, value: Any) -> Callable:
     if not callable(value):
         raise TypeError(f"`{name}` must be callable, got {value!r}.")

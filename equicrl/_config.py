@@ -2,7 +2,7 @@ import dataclasses
 import math
 from typing import Literal
 
-from ._checks import check_choice, check_positive_int
+from ._checks import check_choice, check_positive_int, check_remat
 from ._critic import ENERGIES
 from ._encoder import MATMUL_DTYPES
 from ._losses import INFONCE_KINDS
@@ -91,19 +91,9 @@ class CRLConfig:
         for name in ints:
             check_positive_int(name, getattr(self, name))
         if self.num_devices is not None:
-            check_positive_int("num_devices", self.num_devices)
-            for name in ("num_envs", "batch_size", "eval_envs"):
-                if getattr(self, name) % self.num_devices:
-                    raise ValueError(
-                        f"`{name}` ({getattr(self, name)}) must be a multiple of "
-                        f"`num_devices` ({self.num_devices}): each device gets an "
-                        "equal share"
-                    )
+            self.check_split(check_positive_int("num_devices", self.num_devices))
         check_choice("matmul_dtype", self.matmul_dtype, MATMUL_DTYPES)
-        if not (isinstance(self.remat, bool) or self.remat == "nested"):
-            raise ValueError(
-                f'`remat` must be True, False or "nested"; got {self.remat!r}'
-            )
+        check_remat(self.remat)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"`seed` must be an int, got {self.seed!r}")
         for name in (
@@ -157,6 +147,17 @@ class CRLConfig:
                 "collection "
                 f"(`num_envs` x `unroll_length` = {self.env_steps_per_collection})"
             )
+
+    def check_split(self, devices: int) -> None:
+        """Raise unless `num_envs`, `batch_size` and `eval_envs` split evenly across
+        `devices` (each device gets an equal share)."""
+        for name in ("num_envs", "batch_size", "eval_envs"):
+            if getattr(self, name) % devices:
+                raise ValueError(
+                    f"`{name}` ({getattr(self, name)}) must be a multiple of the "
+                    f"{devices} devices trained on (`num_devices`; 1 turns data "
+                    f"parallelism off): each device gets an equal share"
+                )
 
     @property
     def env_steps_per_collection(self) -> int:

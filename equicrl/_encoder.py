@@ -16,7 +16,13 @@ from ._blocks import (
     norm_and_activate,
     ResidualBlock,
 )
-from ._checks import check_array, check_callable, check_choice, check_positive_int
+from ._checks import (
+    check_array,
+    check_callable,
+    check_choice,
+    check_positive_int,
+    check_remat,
+)
 
 
 @eqx.filter_jit
@@ -131,14 +137,9 @@ class DeepEncoder(eqx.Module):
             )
         self.activation = check_callable("activation", activation)
         self.scan = bool(scan)
-        if remat == "nested":
-            if not scan:
-                raise ValueError('`remat="nested"` needs `scan=True`')
-            self.remat = "nested"
-        elif isinstance(remat, bool):
-            self.remat = remat
-        else:
-            raise ValueError(f'`remat` must be True, False or "nested"; got {remat!r}')
+        self.remat = check_remat(remat)
+        if self.remat == "nested" and not self.scan:
+            raise ValueError('`remat="nested"` needs `scan=True`')
         self.matmul_dtype = check_choice("matmul_dtype", matmul_dtype, MATMUL_DTYPES)
 
         in_key, blocks_key, out_key = jr.split(key, 3)

@@ -25,7 +25,7 @@ from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
 
 from ._actor import GoalConditionedActor
 from ._buffer import TrajectoryBuffer
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import _rewrap_keys, _unwrap_keys, load_checkpoint, save_checkpoint
 from ._checks import check_positive_int
 from ._config import CRLConfig
 from ._critic import ContrastiveCritic
@@ -91,13 +91,7 @@ def make_mesh(config: CRLConfig) -> Mesh:
         raise ValueError(
             f"`num_devices` is {n} but JAX sees {len(devices)} device(s): {devices}"
         )
-    for name in ("num_envs", "batch_size", "eval_envs"):
-        if getattr(config, name) % n:
-            raise ValueError(
-                f"`{name}` ({getattr(config, name)}) must be a multiple of the {n} "
-                "devices trained on; set `num_devices` (1 turns data parallelism off) "
-                f"or change `{name}`"
-            )
+    config.check_split(n)
     return Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
 
 
@@ -154,19 +148,10 @@ def _place(ts: TrainState, mesh: Mesh) -> TrainState:
     """`ts` (e.g. read from a checkpoint, the same on every host) put on the mesh in
     its data-parallel layout."""
     arrays = eqx.filter(ts, eqx.is_array)
-
-    def is_key(x):
-        return jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
-
     # `device_put` cannot put typed PRNG keys on another process's devices (a
     # multi-host mesh): put their raw data there and wrap it again.
-    raw = jax.tree.map(lambda x: jr.key_data(x) if is_key(x) else x, arrays)
-    raw = jax.device_put(raw, _shardings(ts, mesh))
-    arrays = jax.tree.map(
-        lambda r, x: jr.wrap_key_data(r, impl=jr.key_impl(x)) if is_key(x) else r,
-        raw,
-        arrays,
-    )
+    raw = jax.device_put(_unwrap_keys(arrays), _shardings(ts, mesh))
+    arrays = _rewrap_keys(raw, arrays)
     return eqx.combine(arrays, ts)
 
 
@@ -305,9 +290,8 @@ def _evaluation_rollout(
     state = jax.vmap(env.reset)(jr.split(key, num_episodes))
     if mesh is not None:
         # Episodes split across the devices, like the training envs.
-        sharding = NamedSharding(mesh, P(DATA_AXIS))
-        state = jax.tree.map(
-            lambda x: jax.lax.with_sharding_constraint(x, sharding), state
+        state = jax.lax.with_sharding_constraint(
+            state, NamedSharding(mesh, P(DATA_AXIS))
         )
 
     def body(carry, _):
