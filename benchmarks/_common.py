@@ -61,6 +61,39 @@ def steady_time(
     return dict(median_s=statistics.median(times), min_s=min(times), reps=len(times))
 
 
+def crl_step_inputs(
+    state_dim: int,
+    action_dim: int,
+    goal_dim: int,
+    repr_dim: int,
+    batch: int,
+    **network_kwargs,
+):
+    """`(state, batch, optimiser)` for one CRL gradient step: actor and critic built
+    with `network_kwargs` (width, depth, remat, ...), Adam 3e-4, and a random batch
+    of `batch` transitions (normal states and goals, uniform actions in [-1, 1])."""
+    import jax.random as jr
+    import optax
+
+    import equicrl
+
+    akey, ckey, dkey = jr.split(jr.key(0), 3)
+    actor = equicrl.GoalConditionedActor(
+        state_dim, goal_dim, action_dim, key=akey, **network_kwargs
+    )
+    critic = equicrl.ContrastiveCritic(
+        state_dim, action_dim, goal_dim, repr_dim=repr_dim, key=ckey, **network_kwargs
+    )
+    optimiser = optax.adam(3e-4)
+    k1, k2, k3 = jr.split(dkey, 3)
+    transitions = equicrl.Transitions(
+        state=jr.normal(k1, (batch, state_dim)),
+        action=jr.uniform(k2, (batch, action_dim), minval=-1, maxval=1),
+        goal=jr.normal(k3, (batch, goal_dim)),
+    )
+    return equicrl.init_crl_state(actor, critic, optimiser), transitions, optimiser
+
+
 def run_point(script: str, args: list[str], timeout_s: float) -> dict:
     """Run `script --point ARGS` in a fresh interpreter and parse its JSON last line."""
     cmd = [sys.executable, script, "--point", *args]

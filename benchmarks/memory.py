@@ -49,7 +49,13 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, RESULTS, run_point, steady_time  # noqa: E402
+from _common import (  # noqa: E402
+    crl_step_inputs,
+    machine,
+    RESULTS,
+    run_point,
+    steady_time,
+)
 
 
 STATE_DIM, ACTION_DIM, GOAL_DIM = 29, 8, 2  # ant
@@ -91,31 +97,20 @@ def measure(depth: int, remat: bool | str, width: int, batch: int) -> dict:
     import equinox as eqx
     import jax
     import jax.random as jr
-    import optax
 
     import equicrl
 
-    akey, ckey, dkey = jr.split(jr.key(0), 3)
-    kw = dict(
+    state, batch_data, optimiser = crl_step_inputs(
+        STATE_DIM,
+        ACTION_DIM,
+        GOAL_DIM,
+        REPR_DIM,
+        batch,
         width=width,
         depth=depth,
         layers_per_block=LAYERS_PER_BLOCK,
         scan=True,
         remat=remat,
-    )
-    actor = equicrl.GoalConditionedActor(
-        STATE_DIM, GOAL_DIM, ACTION_DIM, key=akey, **kw
-    )
-    critic = equicrl.ContrastiveCritic(
-        STATE_DIM, ACTION_DIM, GOAL_DIM, repr_dim=REPR_DIM, key=ckey, **kw
-    )
-    optimiser = optax.adam(3e-4)
-    state = equicrl.init_crl_state(actor, critic, optimiser)
-    k1, k2, k3 = jr.split(dkey, 3)
-    batch_data = equicrl.Transitions(
-        state=jr.normal(k1, (batch, STATE_DIM)),
-        action=jr.uniform(k2, (batch, ACTION_DIM), minval=-1, maxval=1),
-        goal=jr.normal(k3, (batch, GOAL_DIM)),
     )
     key = jr.key(1)
     leaves = jax.tree_util.tree_leaves(eqx.filter(state, eqx.is_array))
@@ -125,7 +120,6 @@ def measure(depth: int, remat: bool | str, width: int, batch: int) -> dict:
     )
     params_bytes = sum(x.nbytes for x in param_leaves)
     n_params = sum(x.size for x in param_leaves)
-    del actor, critic  # the state holds them; it is donated to the step below
     jax.block_until_ready(leaves)
     del leaves, param_leaves
 

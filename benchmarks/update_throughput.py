@@ -33,7 +33,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, RESULTS, steady_time  # noqa: E402
+from _common import crl_step_inputs, machine, RESULTS, steady_time  # noqa: E402
 
 
 STATE, ACTION, GOAL, REPR = 246, 17, 2, 64
@@ -125,25 +125,20 @@ def measure_step(
 ) -> dict:
     import equinox as eqx
     import jax
-    import jax.numpy as jnp
     import jax.random as jr
-    import optax
 
     import equicrl
 
-    akey, ckey, dkey = jr.split(jr.key(0), 3)
-    kwargs = dict(width=width, depth=depth, remat=remat, matmul_dtype=matmul_dtype)
-    actor = equicrl.GoalConditionedActor(STATE, GOAL, ACTION, key=akey, **kwargs)
-    critic = equicrl.ContrastiveCritic(
-        STATE, ACTION, GOAL, repr_dim=REPR, key=ckey, **kwargs
-    )
-    optimiser = optax.adam(3e-4)
-    state = equicrl.init_crl_state(actor, critic, optimiser)
-    k1, k2, k3 = jr.split(dkey, 3)
-    batch_data = equicrl.Transitions(
-        state=jr.normal(k1, (batch, STATE)),
-        action=jnp.tanh(jr.normal(k2, (batch, ACTION))),
-        goal=jr.normal(k3, (batch, GOAL)),
+    state, batch_data, optimiser = crl_step_inputs(
+        STATE,
+        ACTION,
+        GOAL,
+        REPR,
+        batch,
+        width=width,
+        depth=depth,
+        remat=remat,
+        matmul_dtype=matmul_dtype,
     )
 
     @eqx.filter_jit(donate="all-except-first")
