@@ -71,10 +71,16 @@ def test_remat_gives_same_outputs_and_gradients(seed, depth):
     value, grads = _value_and_grad(plain, x)
     value_r, grads_r = _value_and_grad(remat, x)
     np.testing.assert_allclose(value, value_r, rtol=1e-6, atol=1e-6)
+    # The fused LayerNorm-swish gradient, recomputed under remat, rounds differently
+    # from the saved forward (XLA fuses the two differently): gradients then differ
+    # by float32 rounding carried through the blocks, measured at up to 1.5e-6 of
+    # each parameter's largest gradient over 80 seeds (9e-5 elementwise on a small
+    # element). So the check is against each leaf's scale.
     for g, g_r in zip(
         jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(grads_r)
     ):
-        np.testing.assert_allclose(g, g_r, rtol=1e-5, atol=1e-6)
+        scale = float(np.max(np.abs(g))) + 1e-12
+        np.testing.assert_allclose(g_r / scale, g / scale, atol=1e-5)
 
 
 @pytest.mark.parametrize("depth,segments", [(24, 2), (36, 3), (28, 1)])
