@@ -6,6 +6,7 @@ cells), and the robot's own Brax environment supplies the physics and observatio
 """
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -21,21 +22,61 @@ from ._layouts import get_layout, MazeLayout
 
 
 WALL_RGBA = "0.55 0.6 0.7 1"
+# Contact bits (MuJoCo collides two geoms when `contype` of one and `conaffinity` of
+# the other share a bit). Bit 1 is the robots' own: feet (contype 1) on the floor
+# (conaffinity 1). Bit 2 is for the walls alone: robot geoms that must not go
+# through a wall get contype 2, which neither the floor nor the robot answers, so the
+# robot's floor and self contacts stay exactly those of its Brax env.
+_WALL_ONLY_CONTYPE = "2"
+_WALL_CONAFFINITY = "3"
 
 
-def add_maze_walls(xml: str, layout: MazeLayout, cell_size: float) -> str:
+def add_maze_walls(
+    xml: str,
+    layout: MazeLayout,
+    cell_size: float,
+    *,
+    wall_geoms: Sequence[str] | None = None,
+) -> str:
     """Return the MJCF `xml` with boxes filling the `#` cells of `layout`.
 
     Runs of wall cells are merged into one box each
     ([`equicrl.envs.MazeLayout.wall_rectangles`][]): the walls are the same, with
     several times fewer collision candidates. Walls are `cell_size / 2` high; cell
-    (i, j) is centred at `x = i * cell_size`, `y = j * cell_size`. They collide with
-    every geom whose `contype` is set (the robots' feet).
+    (i, j) is centred at `x = i * cell_size`, `y = j * cell_size`.
+
+    **Arguments:**
+
+    - `xml`: the robot's MJCF model (with a floor).
+    - `layout`, `cell_size`: the maze and the side of its cells.
+    - `wall_geoms`: names of the robot's geoms that collide with the walls, besides
+        those whose `contype` is already set (the feet); `None` (the default) means
+        every geom of the robot. As in the paper's release, the ant passes its
+        torso sphere and hip capsules, the humanoid every geom.
+
+    **Returns:**
+
+    The new model as a string. Contacts between the robot and the floor or itself
+    are unchanged: the walls use a contact bit of their own.
     """
     root = ET.fromstring(xml)
     world = root.find("worldbody")
     if world is None:
         raise ValueError("the MJCF model has no <worldbody>")
+    robot_geoms = [g for body in world.findall("body") for g in body.iter("geom")]
+    names = {g.get("name") for g in robot_geoms}
+    if wall_geoms is not None:
+        unknown = sorted(set(wall_geoms) - names)
+        if unknown:
+            raise ValueError(
+                f"add_maze_walls: no robot geom called {', '.join(unknown)}; the "
+                f"robot's geoms are {', '.join(sorted(n for n in names if n))}"
+            )
+    for geom in robot_geoms:
+        if wall_geoms is not None and geom.get("name") not in wall_geoms:
+            continue
+        if geom.get("contype", "0") == "0":
+            geom.set("contype", _WALL_ONLY_CONTYPE)
     height = cell_size / 2
     for i, j, h, w in layout.wall_rectangles():
         # The box spans cells i .. i + h - 1 and j .. j + w - 1.
@@ -48,18 +89,21 @@ def add_maze_walls(xml: str, layout: MazeLayout, cell_size: float) -> str:
             pos=f"{x} {y} {height / 2}",
             size=f"{h * cell_size / 2} {w * cell_size / 2} {height / 2}",
             contype="1",
-            conaffinity="1",
+            conaffinity=_WALL_CONAFFINITY,
             rgba=WALL_RGBA,
         )
     return ET.tostring(root, encoding="unicode")
 
 
-def _with_walls(robot_env, asset: str, layout: MazeLayout | None, cell_size: float):
+def _with_walls(
+    robot_env, asset: str, layout: MazeLayout | None, cell_size: float, wall_geoms
+):
     """The robot env's system, rebuilt from its MJCF with maze walls added."""
     if layout is None:
         return robot_env.sys
     path = epath.resource_path("brax") / "envs" / "assets" / asset
-    sys = mjcf.loads(add_maze_walls(path.read_text(), layout, cell_size))
+    xml = add_maze_walls(path.read_text(), layout, cell_size, wall_geoms=wall_geoms)
+    sys = mjcf.loads(xml)
     # Walls add geoms only: keep the robot env's physics options and actuators.
     return sys.replace(opt=robot_env.sys.opt, actuator=robot_env.sys.actuator)
 
@@ -80,6 +124,9 @@ class _LocomotionGoalEnv(GoalEnv):
         goal_dim: int,
         healthy_z_range: tuple[float, float],
         reset_noise_scale: float,
+        start_noise: float,
+        goal_noise: float,
+        wall_geoms: Sequence[str] | None,
     ):
         if isinstance(layout, str):
             layout = get_layout(layout)
@@ -92,11 +139,25 @@ class _LocomotionGoalEnv(GoalEnv):
                 f"`success_threshold` must be > 0, got {success_threshold}"
             )
         self._threshold = float(success_threshold)
+        for name, noise in (("start_noise", start_noise), ("goal_noise", goal_noise)):
+            if not 0 <= noise <= 0.5:
+                raise ValueError(
+                    f"`{name}` is a fraction of a cell and must be in [0, 0.5]; "
+                    f"got {noise}"
+                )
+        self.start_noise, self.goal_noise = float(start_noise), float(goal_noise)
         self._goal_dim = goal_dim
         self.healthy_z_range = tuple(float(z) for z in healthy_z_range)
         self.reset_noise_scale = float(reset_noise_scale)
         self._robot_env = robot_env
-        robot_env.sys = _with_walls(robot_env, asset, layout, self.cell_size)
+        robot_env.sys = _with_walls(
+            robot_env, asset, layout, self.cell_size, wall_geoms
+        )
+        # The policy acts in (-1, 1); the motors take their ctrlrange (the humanoid's
+        # is +-0.4): map linearly, as Brax's Humanoid and the paper's release do.
+        ctrl_range = np.asarray(robot_env.sys.actuator.ctrl_range, np.float32)
+        self._action_low = jnp.asarray(ctrl_range[:, 0])
+        self._action_half_span = jnp.asarray((ctrl_range[:, 1] - ctrl_range[:, 0]) / 2)
         probe = jax.eval_shape(
             lambda key: self._robot_obs(
                 robot_env.reset(key).pipeline_state, jnp.zeros(self.action_size)
@@ -124,7 +185,7 @@ class _LocomotionGoalEnv(GoalEnv):
         if self.layout is None:
             return self._open_goal(key)
         return self._complete_goal(
-            sample_near_cell(key, self._goals, 0.25 * self.cell_size)
+            sample_near_cell(key, self._goals, self.goal_noise * self.cell_size)
         )
 
     def _complete_goal(self, xy: jax.Array) -> jax.Array:
@@ -143,24 +204,30 @@ class _LocomotionGoalEnv(GoalEnv):
             q_key, (self.sys.q_size(),), minval=-s, maxval=s
         )
         qd = self._velocity_noise(qd_key)
-        # Move the robot (its free joint's x, y) to the start cell, up to a tenth of
-        # a cell from its centre.
+        # Move the robot (its free joint's x, y) to a start cell: its centre, as in
+        # the release, unless `start_noise` spreads it.
         if self.layout is not None:
-            start = sample_near_cell(start_key, self._starts, 0.1 * self.cell_size)
-            q = q.at[:2].add(start)
+            spread = self.start_noise * self.cell_size
+            q = q.at[:2].add(sample_near_cell(start_key, self._starts, spread))
         pipeline_state = self._robot_env.pipeline_init(q, qd)
         goal = self._goal(goal_key)
         return self._state(pipeline_state, goal, jnp.zeros(self.action_size), None)
 
-    def step(self, state: State, action: jax.Array) -> State:
-        pipeline_state = self._robot_env.pipeline_step(state.pipeline_state, action)
-        return self._state(pipeline_state, state.info["goal"], action, state)
+    def motor_controls(self, action: jax.Array) -> jax.Array:
+        """The motors' controls for a policy action in `[-1, 1]`: the linear map onto
+        each motor's ctrlrange, `(a + 1) * (max - min) / 2 + min`."""
+        return (action + 1) * self._action_half_span + self._action_low
 
-    def _robot_obs(self, pipeline_state, action) -> jax.Array:
+    def step(self, state: State, action: jax.Array) -> State:
+        controls = self.motor_controls(action)
+        pipeline_state = self._robot_env.pipeline_step(state.pipeline_state, controls)
+        return self._state(pipeline_state, state.info["goal"], controls, state)
+
+    def _robot_obs(self, pipeline_state, controls) -> jax.Array:
         raise NotImplementedError
 
-    def _state(self, pipeline_state, goal, action, previous: State | None) -> State:
-        robot_obs = self._robot_obs(pipeline_state, action)
+    def _state(self, pipeline_state, goal, controls, previous: State | None) -> State:
+        robot_obs = self._robot_obs(pipeline_state, controls)
         achieved = robot_obs[jnp.asarray(self.goal_indices)]
         dist = jnp.linalg.norm(achieved - goal)
         success = (dist < self._threshold).astype(jnp.float32)
@@ -188,7 +255,18 @@ class AntGoalEnv(_LocomotionGoalEnv):
     `success_threshold` (0.5) of the goal; the episode ends when the torso's z leaves
     `[0.2, 1.0]`. With no layout, goals lie on a circle of radius 10 around the start;
     in a maze (cells of 4 m) they are drawn among the layout's goal cells.
+
+    Actions in `[-1, 1]` map linearly onto the motors' ctrlrange (for the ant that is
+    `[-1, 1]` itself). In a maze, as in the paper's release, the torso sphere, the hip
+    capsules and the feet collide with the walls; the robot starts at the centre of a
+    start cell (plus Brax's joint noise) and the goal is the centre of a goal cell.
+    `start_noise` and `goal_noise` (fractions of a cell, default 0) spread them
+    uniformly around the centres instead.
     """
+
+    # The geoms that touch maze walls besides the feet, as in the release's model:
+    # the torso sphere and the four hip capsules.
+    WALL_GEOMS = ("torso_geom", "aux_1_geom", "aux_2_geom", "aux_3_geom", "aux_4_geom")
 
     def __init__(
         self,
@@ -198,6 +276,8 @@ class AntGoalEnv(_LocomotionGoalEnv):
         success_threshold: float = 0.5,
         goal_radius: float = 10.0,
         reset_noise_scale: float = 0.1,
+        start_noise: float = 0.0,
+        goal_noise: float = 0.0,
         backend: str = "spring",
     ):
         self.goal_radius = float(goal_radius)
@@ -216,9 +296,12 @@ class AntGoalEnv(_LocomotionGoalEnv):
             goal_dim=2,
             healthy_z_range=(0.2, 1.0),
             reset_noise_scale=reset_noise_scale,
+            start_noise=start_noise,
+            goal_noise=goal_noise,
+            wall_geoms=self.WALL_GEOMS,
         )
 
-    def _robot_obs(self, pipeline_state, action):
+    def _robot_obs(self, pipeline_state, controls):
         return jnp.concatenate([pipeline_state.q, pipeline_state.qd])
 
     def _velocity_noise(self, key):
@@ -240,6 +323,13 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
     distance); the episode ends when the torso's z leaves `[1.0, 2.0]`. With no layout,
     the goal is at a uniform angle and a distance uniform in `[1, 5]`; in a maze (cells
     of 2 m) it is drawn among the layout's goal cells.
+
+    Actions in `[-1, 1]` map linearly onto the motors' ctrlrange `[-0.4, 0.4]`, as in
+    Brax's Humanoid and the release (passed unscaled, Brax would clip 60 % of every
+    axis away). In a maze every geom of the body collides with the walls, as in the
+    release; starts and goals are at cell centres unless `start_noise` / `goal_noise`
+    (fractions of a cell) spread them. The reset noise is Brax's Humanoid's: uniform
+    in `+-reset_noise_scale` (0.01) on every joint position and velocity.
     """
 
     GOAL_HEIGHT = 1.25
@@ -252,6 +342,8 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         success_threshold: float = 0.5,
         goal_distance: tuple[float, float] = (1.0, 5.0),
         reset_noise_scale: float = 1e-2,
+        start_noise: float = 0.0,
+        goal_noise: float = 0.0,
         backend: str = "spring",
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
@@ -270,10 +362,14 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
             goal_dim=3,
             healthy_z_range=(1.0, 2.0),
             reset_noise_scale=reset_noise_scale,
+            start_noise=start_noise,
+            goal_noise=goal_noise,
+            wall_geoms=None,
         )
 
-    def _robot_obs(self, pipeline_state, action):
-        return self._robot_env._get_obs(pipeline_state, action)
+    def _robot_obs(self, pipeline_state, controls):
+        # Its actuator forces are those of the motor controls, as in Brax's Humanoid.
+        return self._robot_env._get_obs(pipeline_state, controls)
 
     def _velocity_noise(self, key):
         # As Brax's Humanoid: uniform.
