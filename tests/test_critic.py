@@ -1,4 +1,5 @@
 import equinox as eqx
+import hypothesis.strategies as st
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -47,10 +48,147 @@ def test_energy_matrix_matches_definition_and_numpy(kind, phi, psi):
     fast = _energy_matrix(phi, psi, kind)
     by_pair = _pairwise_by_definition(phi, psi, kind)
     expected = _np_energy(phi[:, None, :], psi[None, :, :], kind)
-    # The expanded L2 form loses a little precision near zero distance.
-    atol = 2e-3 if kind == "l2" else 1e-4
     np.testing.assert_allclose(by_pair, expected, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=atol)
+    np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=1e-4)
+
+
+# (batch, repr_dim); few, so the jitted functions compile few times.
+NEAR_SIZES = st.sampled_from([(8, 64), (16, 64)])
+NEAR_LAYOUTS = ("shared_offset", "diagonal", "off_diagonal")
+
+
+def _directions(rng, n, repr_dim):
+    v = rng.normal(size=(n, repr_dim))
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _near_representations(layout, seed, batch, repr_dim, norm, gap):
+    """float32 representations of norm up to about `norm` with pairs `gap` apart.
+
+    - `"shared_offset"`: every row of phi and psi is one base vector of norm `norm`
+        plus a perturbation of size up to `gap`.
+    - `"diagonal"`: rows spread apart, `psi_i` within `gap` of `phi_i`, and the first
+        quarter of the pairs coinciding.
+    - `"off_diagonal"`: the same, with psi rolled by one row, so the near pairs are
+        `(i, i + 1)`: hard negatives.
+    """
+    rng = np.random.default_rng(seed)
+    if layout == "shared_offset":
+        base = norm * _directions(rng, 1, repr_dim)
+        phi, psi = (
+            base
+            + gap * rng.uniform(size=(batch, 1)) * _directions(rng, batch, repr_dim)
+            for _ in range(2)
+        )
+    else:
+        radii = norm * rng.uniform(0.5, 1, size=(batch, 1))
+        phi = radii * _directions(rng, batch, repr_dim)
+        psi = phi + gap * rng.uniform(size=(batch, 1)) * _directions(
+            rng, batch, repr_dim
+        )
+        psi[: batch // 4] = phi[: batch // 4]
+        if layout == "off_diagonal":
+            psi = np.roll(psi, 1, axis=0)
+    return phi.astype(np.float32), psi.astype(np.float32)
+
+
+def _assert_l2_energies_close(energies, phi, psi, kind):
+    # The promise: distances within 1e-4 of the exact ones. For "squared_l2" that is
+    # the change a 1e-4 move of the distance d makes: 1e-4 (2 d + 1e-4).
+    distance = -_np_energy(phi[:, None, :], psi[None, :, :], "l2")
+    if kind == "l2":
+        np.testing.assert_allclose(energies, -distance, rtol=0, atol=1e-4)
+    else:
+        error = np.abs(np.asarray(energies, np.float64) + distance**2)
+        np.testing.assert_array_less(error, 1e-4 * (2 * distance + 1e-4))
+
+
+@pytest.mark.parametrize("kind", ["l2", "squared_l2"])
+@pytest.mark.parametrize("layout", NEAR_LAYOUTS)
+@given(
+    seed=seeds,
+    size=NEAR_SIZES,
+    norm=st.floats(1.0, 29.0),
+    gap_exponent=st.integers(-6, 0),
+)
+def test_l2_energies_accurate_for_near_pairs_of_large_representations(
+    kind, layout, seed, size, norm, gap_exponent
+):
+    phi, psi = _near_representations(layout, seed, *size, norm, 10.0**gap_exponent)
+    _assert_l2_energies_close(_energy_matrix(phi, psi, kind), phi, psi, kind)
+
+
+@jax.jit
+def _one_product_l2(phi, psi):
+    # The form energy_matrix once used, in full float32 (no TF32).
+    dots = jnp.matmul(phi, psi.T, precision=jax.lax.Precision.HIGHEST)
+    squared = jnp.sum(phi**2, axis=-1)[:, None] + jnp.sum(psi**2, axis=-1)[None, :]
+    return -jnp.sqrt(jnp.maximum(squared - 2 * dots, 0.0))
+
+
+def test_near_pair_check_catches_the_one_product_form():
+    # So the property above can fail: |phi_i . psi_j| ~ 900 cancels down to ~1e-4.
+    phi, psi = _near_representations("diagonal", 0, 8, 64, norm=30.0, gap=1e-2)
+    naive = _one_product_l2(phi, psi)
+    distance = -_np_energy(phi[:, None, :], psi[None, :, :], "l2")
+    assert np.max(np.abs(naive - distance)) > 1e-3
+    with pytest.raises(AssertionError):
+        _assert_l2_energies_close(naive, phi, psi, "l2")
+    _assert_l2_energies_close(_energy_matrix(phi, psi, "l2"), phi, psi, "l2")
+
+
+def test_energy_matrix_computes_in_float32():
+    # Mixed-precision encoders may hand over bfloat16 representations.
+    phi, psi = _near_representations("diagonal", 1, 8, 64, norm=5.0, gap=1e-1)
+    low = _energy_matrix(phi.astype(jnp.bfloat16), psi.astype(jnp.bfloat16), "l2")
+    assert low.dtype == jnp.float32
+    as_float32 = (np.asarray(a.astype(jnp.bfloat16), np.float32) for a in (phi, psi))
+    np.testing.assert_array_equal(low, _energy_matrix(*as_float32, "l2"))
+
+
+@eqx.filter_jit
+def _weighted_energy_grads(phi, psi, weights, kind):
+    return jax.grad(
+        lambda p, q: jnp.sum(weights * equicrl.energy_matrix(p, q, kind=kind)),
+        argnums=(0, 1),
+    )(phi, psi)
+
+
+def _np_weighted_energy_grads(phi, psi, weights, kind):
+    phi, psi = np.asarray(phi, np.float64), np.asarray(psi, np.float64)
+    difference = phi[:, None, :] - psi[None, :, :]
+    if kind == "l2":
+        distance = np.linalg.norm(difference, axis=-1)
+        # Zero at coinciding vectors, as `energy` chooses.
+        coefficient = -weights / np.where(distance > 0, distance, np.inf)
+    else:
+        coefficient = -2 * weights
+    per_pair = coefficient[..., None] * difference
+    return per_pair.sum(1), -per_pair.sum(0)
+
+
+@pytest.mark.parametrize("kind", ["l2", "squared_l2"])
+@given(seed=seeds, scale=st.sampled_from([1.0, 10.0]))
+def test_l2_gradients_match_float64(kind, seed, scale):
+    rng = np.random.default_rng(seed)
+    batch, repr_dim = 8, 64
+    phi = scale * rng.uniform(0.5, 1, (batch, 1)) * _directions(rng, batch, repr_dim)
+    psi = scale * rng.uniform(0.5, 1, (batch, 1)) * _directions(rng, batch, repr_dim)
+    # A near positive, a near negative and a coinciding pair.
+    psi[1] = phi[1] + 0.1 * _directions(rng, 1, repr_dim)[0]
+    psi[3] = phi[2] + 0.1 * _directions(rng, 1, repr_dim)[0]
+    psi[0] = phi[0]
+    phi, psi = phi.astype(np.float32), psi.astype(np.float32)
+    weights = rng.normal(size=(batch, batch)).astype(np.float32)
+    # At the coinciding pair any vector of norm <= |w_00| is a valid (sub)gradient, and
+    # the matrix form's need not be `energy`'s zero: check it only for finiteness.
+    for g in _weighted_energy_grads(phi, psi, weights, kind):
+        assert np.all(np.isfinite(g))
+    weights[0, 0] = 0.0
+    got = _weighted_energy_grads(phi, psi, weights, kind)
+    want = _np_weighted_energy_grads(phi, psi, weights, kind)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * np.max(np.abs(w)))
 
 
 @eqx.filter_jit
