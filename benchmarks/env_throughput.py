@@ -3,7 +3,12 @@
 For each env, `jax.vmap`'d `reset` and a `lax.scan` of `--unroll` vmapped steps with
 random actions are jitted; after a warm-up call the scan is timed until `--budget`
 seconds pass. Brax's own ant and humanoid (same `spring` backend) are measured beside
-ours for comparison. Each point runs in a fresh process.
+ours for comparison. `train:NAME` is the env as training steps it:
+`wrap_for_training(make_env(NAME))` (episodes and the auto-reset with a fresh start
+and goal included) against the bare env `NAME` beside it; the table ends with their
+ratio. `NAME+feet` is a maze whose walls touch the robot's feet only (the model before
+whole-body walls), to show what the release's wall contacts cost. Each point runs in a
+fresh process.
 
     python benchmarks/env_throughput.py
     python benchmarks/env_throughput.py --envs point_maze_u_maze --num-envs 1024
@@ -26,9 +31,11 @@ DEFAULT_ENVS = [
     "point_maze_u_maze",
     "ant",
     "ant_u_maze",
+    "train:ant_u_maze",
     "brax:ant",
     "humanoid",
     "humanoid_u_maze",
+    "train:humanoid_u_maze",
     "brax:humanoid",
 ]
 
@@ -44,9 +51,16 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
     else:
         from equicrl import envs
 
-        env = envs.make_env(name)
-
-    reset = jax.jit(jax.vmap(env.reset))
+        # `NAME+feet`: maze walls that touch the feet only (the pre-release model).
+        base = name.removeprefix("train:").removesuffix("+feet")
+        overrides = {"wall_geoms": ()} if name.endswith("+feet") else {}
+        env = envs.make_env(base, **overrides)
+    if name.startswith("train:"):
+        # Already batched; auto-reset included.
+        env = envs.wrap_for_training(env)
+        reset, batched_step = jax.jit(env.reset), env.step
+    else:
+        reset, batched_step = jax.jit(jax.vmap(env.reset)), jax.vmap(env.step)
 
     @jax.jit
     def rollout(state, key):
@@ -54,7 +68,7 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
             action = jax.random.uniform(
                 k, (num_envs, env.action_size), minval=-1, maxval=1
             )
-            state = jax.vmap(env.step)(state, action)
+            state = batched_step(state, action)
             return state, state.reward
 
         return jax.lax.scan(body, state, jax.random.split(key, unroll))
@@ -87,6 +101,8 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
         seconds=elapsed,
         steps_per_s=steps / elapsed,
         finite=bool(jnp.all(jnp.isfinite(state.obs))),
+        # Episodes that ended in the last call (auto-reset only): resets did happen.
+        **({"done_last_call": int(state.done.sum())} if "train:" in name else {}),
     )
 
 
@@ -141,6 +157,16 @@ def main() -> None:
                 f"| {p['env']} | {p['num_envs']} | {p['steps_per_s']:,.0f} | "
                 f"{p['compile_s']:.1f} |"
             )
+    by_point = {(p["env"], p["num_envs"]): p for p in points if "error" not in p}
+    ratios = [
+        (env, n, p["steps_per_s"] / by_point[env[6:], n]["steps_per_s"])
+        for (env, n), p in by_point.items()
+        if env.startswith("train:") and (env[6:], n) in by_point
+    ]
+    if ratios:
+        print("\n| training wrapper / bare env | envs | ratio |\n|---|---:|---:|")
+        for env, n, ratio in ratios:
+            print(f"| {env[6:]} | {n} | {ratio:.2f} |")
     print(f"wrote {args.out}")
 
 

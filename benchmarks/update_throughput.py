@@ -57,7 +57,8 @@ def step_flops(batch: int, width: int, depth: int) -> int:
     - actor: the same (its first layer's input is data too);
     - phi(s, pi(s, g)) through the frozen critic: forward and input gradients only
       (no weight gradients), down to the actions;
-    - the energy matrix: `phi @ psi.T` forward and its two gradients.
+    - the energy matrix: six `(batch, repr) x (repr, batch)` products forward (the
+      exact split of `energy_matrix`'s L2 energies) and two for its gradients.
     """
     sa = encoder_flops(batch, width, depth, STATE + ACTION, REPR)
     goal = encoder_flops(batch, width, depth, GOAL, REPR)
@@ -68,7 +69,7 @@ def step_flops(batch: int, width: int, depth: int) -> int:
         + first_layer_flops(batch, width, STATE + GOAL)
     )
     through_frozen = 2 * sa
-    energy = 3 * 2 * batch * batch * REPR
+    energy = 8 * 2 * batch * batch * REPR
     return trained + through_frozen + energy
 
 

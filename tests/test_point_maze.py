@@ -164,25 +164,45 @@ def test_goal_interface():
 
 
 def test_training_wrapper_resets_with_new_goals():
-    env = envs.wrap_for_training(envs.make_env("point_maze_u_maze"), episode_length=5)
+    # Pools of 2 fresh states per env: the third episode end of each env refills them.
+    env = envs.wrap_for_training(
+        envs.make_env("point_maze_u_maze"), episode_length=5, reset_pool_size=2
+    )
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     state = reset(jr.split(jr.key(0), 16))
-    goals = [np.asarray(state.info["goal"])]
-    dones = []
-    for _ in range(10):
-        state = step(state, jnp.zeros((16, 2)))
+    goals, starts = [np.asarray(state.info["goal"])], [np.asarray(state.obs[:, :2])]
+    dones, used = [], []
+    for t in range(20):
+        previous = state
+        state = step(state, jnp.full((16, 2), 0.5))
         dones.append(np.asarray(state.done))
+        used.append(np.asarray(state.info["pool_used"]))
         goals.append(np.asarray(state.info["goal"]))
         # The observation always carries the env's current goal.
         np.testing.assert_array_equal(state.obs[:, 2:], state.info["goal"])
+        if t % 5 == 4:
+            starts.append(np.asarray(state.obs[:, :2]))
+            # The finished episode's last observation is kept; its goal is the old one.
+            np.testing.assert_array_equal(
+                state.info["last_obs"][:, 2:], previous.info["goal"]
+            )
     dones = np.stack(dones)
-    np.testing.assert_array_equal(dones[[4, 9]], 1)
-    assert dones.sum() == 2 * 16
-    # New episodes get new goals (almost surely, with continuous goal noise).
-    assert not np.allclose(goals[5], goals[4])
-    np.testing.assert_array_equal(goals[3], goals[4])
-    # The finished episode's last observation is kept.
-    assert state.info["last_obs"].shape == (16, 4)
+    np.testing.assert_array_equal(dones[[4, 9, 14, 19]], 1)
+    assert dones.sum() == 4 * 16
+    # Two episode ends per pool, then a refill: 1, 2, 1, 2 states used.
+    np.testing.assert_array_equal(np.stack(used)[[4, 9, 14, 19]], [[1], [2], [1], [2]])
+    # Every episode of every env has its own goal and start (continuous noise), a
+    # fresh one from the start cell, never a replay of an earlier episode's.
+    episode_goals = np.stack(goals[::5])  # (5 episodes, 16 envs, 2)
+    episode_starts = np.stack(starts)
+    for per_episode in (episode_goals, episode_starts):
+        flat = per_episode.reshape(-1, 2)
+        assert len({tuple(x) for x in flat}) == len(flat)
+    env0 = envs.make_env("point_maze_u_maze")
+    cells = {tuple(c) for c in _cell_of(env0, episode_starts.reshape(-1, 2))}
+    assert cells == {tuple(c) for c in env0.layout.start_cells}
+    for t in (1, 2, 3):
+        np.testing.assert_array_equal(goals[t], goals[4])
 
 
 def test_registry():

@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 from brax.envs.base import Env, State, Wrapper
 
+from .._checks import check_positive_int
+
 
 def sample_near_cell(key: jax.Array, centres: jax.Array, spread: float) -> jax.Array:
     """A point uniformly within `spread` (per axis) of a uniformly chosen cell centre.
@@ -59,47 +61,105 @@ class GoalEnv(Env):
 
 
 class GoalAutoResetWrapper(Wrapper):
-    """Resets an environment when its episode ends, with a *new* goal.
+    """Resets a *batch* of environments when their episodes end, each with a new start
+    and goal, computing resets only when they are needed.
 
     Brax's `AutoResetWrapper` restores the first state of the env, so every episode of
-    an env slot would chase the same goal. This wrapper instead calls `reset` with a
-    fresh key (kept in `info["reset_key"]`) and takes the new state where `done`.
+    an env slot would chase the same goal. This wrapper gives each new episode a fresh
+    start and goal instead. Computing a fresh reset for every env at every step (and
+    selecting it where `done`) would cost a quarter of the humanoid's speed, so each
+    env keeps a small pool of `pool_size` fresh reset states, drawn from its own key
+    (`info["reset_key"]`): an episode that ends takes the next unused state of its
+    env's pool. The pools are only refilled, all at once (one batched reset of
+    `num_envs * pool_size` states under a `lax.cond`), at a step where some env needs
+    a state and has used up its pool; so resets cost about one per few episodes
+    rather than one per env and step.
+
     The observation returned with `done = 1` is already the new episode's first one;
     the last observation of the finished episode is kept in `info["last_obs"]`.
 
-    It works on one environment: apply it before `VmapWrapper` (as
-    [`equicrl.envs.wrap_for_training`][] does).
+    It works on a batch of envs: apply it after `VmapWrapper` (as
+    [`equicrl.envs.wrap_for_training`][] does). Under a further `jax.vmap` (say, over
+    seeds) the `lax.cond` would compute the refill at every step: vmap outside it only
+    with a `pool_size` of 1.
+
+    **Arguments:**
+
+    - `env`: a batched env: `reset` takes a batch of keys, `step` a batch of actions.
+    - `pool_size`: fresh reset states kept per env.
     """
 
+    _OWN = ("reset_pool", "pool_used", "reset_key")
+
+    def __init__(self, env: Env, *, pool_size: int = 4):
+        super().__init__(env)
+        self.pool_size = check_positive_int("pool_size", pool_size)
+
+    def _fresh(self, keys: jax.Array) -> dict:
+        """`pool_size` fresh reset states per key, shaped `(len(keys), pool_size)`."""
+        n, k = keys.shape[0], self.pool_size
+        pool_keys = jax.vmap(lambda key: jax.random.split(key, k))(keys)
+        state = self.env.reset(pool_keys.reshape((n * k,) + pool_keys.shape[2:]))
+        pool = {
+            "pipeline_state": state.pipeline_state,
+            "obs": state.obs,
+            # Step count and truncation go on from the finished episode's: the next
+            # step zeroes the step count where `done`, as Brax's wrappers expect.
+            "info": {
+                name: value
+                for name, value in state.info.items()
+                if name not in ("steps", "truncation")
+            },
+        }
+        return jax.tree.map(lambda x: x.reshape((n, k) + x.shape[1:]), pool)
+
     def reset(self, rng: jax.Array) -> State:
-        key, reset_key = jax.random.split(rng)
-        state = self.env.reset(key)
-        state.info["reset_key"] = reset_key
+        keys = jax.vmap(lambda key: jax.random.split(key, 3))(rng)
+        state = self.env.reset(keys[:, 0])
+        state.info["reset_pool"] = self._fresh(keys[:, 1])
+        state.info["pool_used"] = jnp.zeros(rng.shape[0], jnp.int32)
+        state.info["reset_key"] = keys[:, 2]
         state.info["last_obs"] = state.obs
         return state
 
     def step(self, state: State, action: jax.Array) -> State:
-        if "steps" in state.info:
-            steps = state.info["steps"]
-            state.info.update(steps=jnp.where(state.done, jnp.zeros_like(steps), steps))
-        state = state.replace(done=jnp.zeros_like(state.done))
+        info = dict(state.info)
+        pool, used, key = (info.pop(name) for name in self._OWN)
+        if "steps" in info:
+            steps = info["steps"]
+            info["steps"] = jnp.where(state.done, jnp.zeros_like(steps), steps)
+        state = state.replace(done=jnp.zeros_like(state.done), info=info)
         state = self.env.step(state, action)
-        reset_key, next_key = jax.random.split(state.info["reset_key"])
-        fresh = self.env.reset(reset_key)
+        done = state.done.astype(bool)
+
+        def refill(pool, used, key):
+            keys = jax.vmap(jax.random.split)(key)
+            return self._fresh(keys[:, 0]), jnp.zeros_like(used), keys[:, 1]
+
+        def keep(pool, used, key):
+            return pool, used, key
+
+        exhausted = jnp.any(done & (used >= self.pool_size))
+        pool, used, key = jax.lax.cond(exhausted, refill, keep, pool, used, key)
+        slot = jnp.minimum(used, self.pool_size - 1)
+        rows = jnp.arange(done.shape[0])
+        fresh = jax.tree.map(lambda x: x[rows, slot], pool)
 
         def where_done(new, old):
-            return jnp.where(state.done, new, old)
+            return jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)
 
         info = dict(state.info)
         info["last_obs"] = state.obs
-        for k in fresh.info:
-            if k in info and k not in ("steps", "truncation"):
-                info[k] = jax.tree.map(where_done, fresh.info[k], info[k])
-        info["reset_key"] = next_key
+        for name, value in fresh["info"].items():
+            if name in info:
+                info[name] = jax.tree.map(where_done, value, info[name])
+        info.update(
+            reset_pool=pool, pool_used=used + done.astype(used.dtype), reset_key=key
+        )
         return state.replace(
             pipeline_state=jax.tree.map(
-                where_done, fresh.pipeline_state, state.pipeline_state
+                where_done, fresh["pipeline_state"], state.pipeline_state
             ),
-            obs=where_done(fresh.obs, state.obs),
+            obs=where_done(fresh["obs"], state.obs),
             info=info,
         )

@@ -261,7 +261,10 @@ class AntGoalEnv(_LocomotionGoalEnv):
     capsules and the feet collide with the walls; the robot starts at the centre of a
     start cell (plus Brax's joint noise) and the goal is the centre of a goal cell.
     `start_noise` and `goal_noise` (fractions of a cell, default 0) spread them
-    uniformly around the centres instead.
+    uniformly around the centres instead. `wall_geoms` names the geoms besides the
+    feet that touch the walls (see [`equicrl.envs.add_maze_walls`][]); `()` leaves
+    the feet alone, which steps about 3x faster on a CPU but is not the paper's
+    physics.
     """
 
     # The geoms that touch maze walls besides the feet, as in the release's model:
@@ -278,6 +281,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
         reset_noise_scale: float = 0.1,
         start_noise: float = 0.0,
         goal_noise: float = 0.0,
+        wall_geoms: Sequence[str] | None = WALL_GEOMS,
         backend: str = "spring",
     ):
         self.goal_radius = float(goal_radius)
@@ -298,7 +302,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
             reset_noise_scale=reset_noise_scale,
             start_noise=start_noise,
             goal_noise=goal_noise,
-            wall_geoms=self.WALL_GEOMS,
+            wall_geoms=wall_geoms,
         )
 
     def _robot_obs(self, pipeline_state, controls):
@@ -330,6 +334,9 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
     release; starts and goals are at cell centres unless `start_noise` / `goal_noise`
     (fractions of a cell) spread them. The reset noise is Brax's Humanoid's: uniform
     in `+-reset_noise_scale` (0.01) on every joint position and velocity.
+    `wall_geoms` names the geoms besides the feet that touch the walls (`None`, the
+    default: all); `()` leaves the feet alone, which steps about 10x faster on a CPU
+    but lets the body pass through walls, unlike the paper's.
     """
 
     GOAL_HEIGHT = 1.25
@@ -344,6 +351,7 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         reset_noise_scale: float = 1e-2,
         start_noise: float = 0.0,
         goal_noise: float = 0.0,
+        wall_geoms: Sequence[str] | None = None,
         backend: str = "spring",
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
@@ -364,7 +372,7 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
             reset_noise_scale=reset_noise_scale,
             start_noise=start_noise,
             goal_noise=goal_noise,
-            wall_geoms=None,
+            wall_geoms=wall_geoms,
         )
 
     def _robot_obs(self, pipeline_state, controls):

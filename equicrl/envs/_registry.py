@@ -60,20 +60,23 @@ def make_env(name: str, **overrides) -> GoalEnv:
 
 
 def wrap_for_training(
-    env: GoalEnv, *, episode_length: int = 1000, action_repeat: int = 1
+    env: GoalEnv,
+    *,
+    episode_length: int = 1000,
+    action_repeat: int = 1,
+    reset_pool_size: int = 4,
 ) -> Env:
-    """Episodes of `episode_length` steps, reset with a new goal, batched over envs.
+    """Episodes of `episode_length` steps, batched over envs, reset with a new goal.
 
-    `EpisodeWrapper` (step count and truncation), then
+    `EpisodeWrapper` (step count and truncation), then `VmapWrapper` (`reset` takes a
+    batch of keys, `step` a batch of actions), then
     [`equicrl.envs.GoalAutoResetWrapper`][] (a fresh start and goal when an episode
-    ends), then `VmapWrapper`: `reset` takes a batch of keys, `step` a batch of
-    actions.
+    ends, from a pool of `reset_pool_size` reset states per env).
     """
     check_positive_int("episode_length", episode_length)
     check_positive_int("action_repeat", action_repeat)
     env = EpisodeWrapper(env, episode_length, action_repeat)
-    env = GoalAutoResetWrapper(env)
-    return VmapWrapper(env)
+    return GoalAutoResetWrapper(VmapWrapper(env), pool_size=reset_pool_size)
 
 
 def _register_point_mazes() -> None:
