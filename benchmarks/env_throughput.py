@@ -51,7 +51,8 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
     else:
         from equicrl import envs
 
-        # `NAME+feet`: maze walls that touch the feet only (the pre-release model).
+        # `NAME+feet`: maze walls that touch the feet only (the model before whole-body
+        # walls).
         base = name.removeprefix("train:").removesuffix("+feet")
         overrides = {"wall_geoms": ()} if name.endswith("+feet") else {}
         env = envs.make_env(base, **overrides)
