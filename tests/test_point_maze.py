@@ -190,7 +190,8 @@ def test_training_wrapper_resets_with_new_goals():
     np.testing.assert_array_equal(dones[[4, 9, 14, 19]], 1)
     assert dones.sum() == 4 * 16
     # Two episode ends per pool, then a refill: 1, 2, 1, 2 states used.
-    np.testing.assert_array_equal(np.stack(used)[[4, 9, 14, 19]], [[1], [2], [1], [2]])
+    expected = np.repeat([[1], [2], [1], [2]], 16, axis=1)
+    np.testing.assert_array_equal(np.stack(used)[[4, 9, 14, 19]], expected)
     # Every episode of every env has its own goal and start (continuous noise), a
     # fresh one from the start cell, never a replay of an earlier episode's.
     episode_goals = np.stack(goals[::5])  # (5 episodes, 16 envs, 2)
