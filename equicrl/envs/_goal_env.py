@@ -17,6 +17,18 @@ def sample_near_cell(key: jax.Array, centres: jax.Array, spread: float) -> jax.A
     return centre + jax.random.uniform(noise_key, (2,), minval=-spread, maxval=spread)
 
 
+def check_cell_fractions(high: float, why: str, **fractions: float) -> None:
+    """Raise naming the argument unless every `fractions` value (a spread of starts
+    or goals, as a fraction of a cell) is in `[0, high]`; `why` says where `high`
+    comes from."""
+    for name, value in fractions.items():
+        if not 0 <= value <= high:
+            raise ValueError(
+                f"`{name}` is a fraction of a cell and must be in [0, {high:g}] "
+                f"({why}); got {value}"
+            )
+
+
 class GoalEnv(Env):
     """A goal-conditioned Brax environment: the interface equicrl's training relies on.
 

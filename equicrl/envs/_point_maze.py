@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from brax.envs.base import State
 
-from ._goal_env import GoalEnv, sample_near_cell
+from ._goal_env import check_cell_fractions, GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
 
 
@@ -76,12 +76,12 @@ class PointMaze(GoalEnv):
             raise ValueError(
                 f"`success_threshold` must be > 0, got {success_threshold}"
             )
-        for name, noise in (("start_noise", start_noise), ("goal_noise", goal_noise)):
-            if not 0 <= noise <= 0.5 - self.radius / self.cell_size:
-                raise ValueError(
-                    f"`{name}` must keep draws inside the cell: 0 <= {name} <= "
-                    f"0.5 - radius / cell_size; got {noise}"
-                )
+        check_cell_fractions(
+            0.5 - self.radius / self.cell_size,
+            "0.5 - radius / cell_size: the point stays in its cell",
+            start_noise=start_noise,
+            goal_noise=goal_noise,
+        )
         self._threshold = float(success_threshold)
         self.new_goal_on_success = bool(new_goal_on_success)
         self.start_noise = float(start_noise)
