@@ -56,14 +56,46 @@ def train_cli(
 
     `(state, history, run_dir)`.
     """
-    import tyro
+    import jax
 
-    from ._loggers import TensorBoardLogger, WandbLogger
     from ._train import train
+
+    options, preset_config = _parse_options(presets, description, args, prog)
+    if options.distributed:
+        jax.distributed.initialize()
+    config, run_dir = _config_and_run_dir(options, preset_config)
+    main_process = jax.process_index() == 0
+    loggers = _make_loggers(options, config, run_dir, main_process)
+    try:
+        state, history = train(
+            config,
+            run_dir=run_dir,
+            eval_every=options.eval_every,
+            checkpoint_every=options.checkpoint_every,
+            resume=options.resume is not None,
+            loggers=loggers,
+        )
+    finally:
+        for logger in loggers:
+            logger.close()
+    if main_process:
+        _print_summary(config, history, run_dir)
+    return state, history, run_dir
+
+
+def _parse_options(
+    presets: Mapping[str, CRLConfig],
+    description: str,
+    args: Sequence[str] | None,
+    prog: str | None,
+) -> tuple[TrainOptions, CRLConfig]:
+    """The parsed options, and the config of the preset they start from."""
+    import tyro
 
     if not presets:
         raise ValueError("`presets` must name at least one config")
     names = list(presets)
+    # A first pass finds the preset, so that `--help` shows its values as defaults.
     pre = argparse.ArgumentParser(add_help=False, prog=prog)
     pre.add_argument("--preset", choices=names, default=names[0])
     known, _ = pre.parse_known_args(args)
@@ -80,30 +112,38 @@ def train_cli(
         description=description,
         config=(tyro.conf.OmitArgPrefixes,),
     )
-    if options.distributed:
-        import jax
+    return options, presets[known.preset]
 
-        jax.distributed.initialize()
-    config = options.config
-    if options.resume is not None:
-        run_dir = options.resume
-        if options.config != presets[known.preset]:
-            raise SystemExit(
-                "--resume continues with the config saved in the run directory; "
-                "leave out the config flags"
-            )
-        saved = run_dir / "config.json"
-        if not saved.exists():
-            raise SystemExit(f"--resume: {saved} does not exist")
-        config = CRLConfig(**json.loads(saved.read_text())["config"])
-        print(f"resuming {run_dir} with the config saved in {saved}", flush=True)
-    else:
+
+def _config_and_run_dir(
+    options: TrainOptions, preset_config: CRLConfig
+) -> tuple[CRLConfig, Path]:
+    """The run's config and directory: the saved ones under `--resume`, else the
+    flags' config and `--run-dir` (or a new dated directory)."""
+    if options.resume is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = options.run_dir or Path("runs") / f"{config.env_name}-{stamp}"
+        config = options.config
+        return config, options.run_dir or Path("runs") / f"{config.env_name}-{stamp}"
+    run_dir = options.resume
+    if options.config != preset_config:
+        raise SystemExit(
+            "--resume continues with the config saved in the run directory; "
+            "leave out the config flags"
+        )
+    saved = run_dir / "config.json"
+    if not saved.exists():
+        raise SystemExit(f"--resume: {saved} does not exist")
+    config = CRLConfig(**json.loads(saved.read_text())["config"])
+    print(f"resuming {run_dir} with the config saved in {saved}", flush=True)
+    return config, run_dir
 
-    import jax
 
-    main_process = jax.process_index() == 0
+def _make_loggers(
+    options: TrainOptions, config: CRLConfig, run_dir: Path, main_process: bool
+) -> list:
+    """The optional loggers the flags ask for, on the main process only."""
+    from ._loggers import TensorBoardLogger, WandbLogger
+
     loggers = []
     if options.tensorboard and main_process:
         loggers.append(TensorBoardLogger(run_dir / "tensorboard"))
@@ -116,21 +156,12 @@ def train_cli(
                 dir=str(run_dir),
             )
         )
-    try:
-        state, history = train(
-            config,
-            run_dir=run_dir,
-            eval_every=options.eval_every,
-            checkpoint_every=options.checkpoint_every,
-            resume=options.resume is not None,
-            loggers=loggers,
-        )
-    finally:
-        for logger in loggers:
-            logger.close()
+    return loggers
+
+
+def _print_summary(config: CRLConfig, history: list[dict], run_dir: Path) -> None:
+    """The last evaluation's metrics, if any, and the files the run wrote."""
     evals = [r for r in history if "eval/success" in r]
-    if not main_process:
-        return state, history, run_dir
     if evals:
         last = evals[-1]
         print(
@@ -141,4 +172,3 @@ def train_cli(
         )
     files = sorted(p.name for p in run_dir.iterdir())
     print(f"outputs in {run_dir}/: {', '.join(files)}", flush=True)
-    return state, history, run_dir

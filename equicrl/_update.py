@@ -8,7 +8,8 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from ._actor import GoalConditionedActor
 from ._checks import check_choice, check_non_negative_float
-from ._critic import ContrastiveCritic, energy, energy_matrix
+from ._critic import ContrastiveCritic
+from ._energy import energy, energy_matrix
 from ._losses import actor_loss, alpha_loss, INFONCE_KINDS, infonce_loss, InfoNCEKind
 
 

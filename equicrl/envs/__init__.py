@@ -6,11 +6,7 @@ from ._layouts import (
     LAYOUTS as LAYOUTS,
     MazeLayout as MazeLayout,
 )
-from ._locomotion import (
-    add_maze_walls as add_maze_walls,
-    AntGoalEnv as AntGoalEnv,
-    HumanoidGoalEnv as HumanoidGoalEnv,
-)
+from ._locomotion import AntGoalEnv as AntGoalEnv, HumanoidGoalEnv as HumanoidGoalEnv
 from ._point_maze import PointMaze as PointMaze
 from ._registry import (
     list_envs as list_envs,
@@ -18,3 +14,4 @@ from ._registry import (
     register_env as register_env,
     wrap_for_training as wrap_for_training,
 )
+from ._walls import add_maze_walls as add_maze_walls
