@@ -12,13 +12,14 @@ from ._buffer import (
 )
 from ._cli import train_cli as train_cli, TrainOptions as TrainOptions
 from ._config import CRLConfig as CRLConfig
-from ._critic import (
-    ContrastiveCritic as ContrastiveCritic,
+from ._critic import ContrastiveCritic as ContrastiveCritic
+from ._encoder import DeepEncoder as DeepEncoder
+from ._energy import (
     ENERGIES as ENERGIES,
     energy as energy,
     energy_matrix as energy_matrix,
 )
-from ._encoder import DeepEncoder as DeepEncoder
+from ._evaluate import evaluate as evaluate, evaluate_seeds as evaluate_seeds
 from ._loggers import TensorBoardLogger as TensorBoardLogger, WandbLogger as WandbLogger
 from ._losses import (
     actor_loss as actor_loss,
@@ -33,12 +34,9 @@ from ._outputs import (
     rollout as rollout,
     save_html_rollout as save_html_rollout,
 )
-from ._train import (
-    evaluate as evaluate,
-    make_mesh as make_mesh,
-    train as train,
-    TrainState as TrainState,
-)
+from ._sharding import make_mesh as make_mesh
+from ._state import seed_state as seed_state, TrainState as TrainState
+from ._train import train as train
 from ._update import (
     crl_gradient_step as crl_gradient_step,
     crl_losses as crl_losses,

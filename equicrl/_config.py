@@ -3,8 +3,8 @@ import math
 from typing import Literal
 
 from ._checks import check_choice, check_positive_int, check_remat
-from ._critic import ENERGIES
 from ._encoder import MATMUL_DTYPES
+from ._energy import ENERGIES
 from ._losses import INFONCE_KINDS
 
 
@@ -80,13 +80,18 @@ class CRLConfig:
     """Episodes per evaluation."""
     seed: int = 0
     """Seed of everything random in a run."""
+    num_seeds: int = 1
+    """Independent runs trained side by side in one compiled program, with seeds
+    `seed, seed + 1, ..., seed + num_seeds - 1`: each seed's networks, optimiser
+    states, buffer, envs and keys are its own, and it ends as a run of that one seed
+    would. On small networks this is much faster than running the seeds one by one."""
 
     def __post_init__(self):
         ints = (
             "num_envs unroll_length episode_length replay_rows prefill_rows batch_size "
             "repr_dim actor_width critic_width actor_depth critic_depth "
             "layers_per_block "
-            "total_env_steps eval_envs"
+            "total_env_steps eval_envs num_seeds"
         ).split()
         for name in ints:
             check_positive_int(name, getattr(self, name))

@@ -62,6 +62,16 @@ out["batch_equal"] = all(
     for a, b in zip(jax.tree.leaves(sharded), jax.tree.leaves(whole))
 )
 out["batch_devices"] = len(sharded[0]["state"].sharding.device_set)
+# Two seeds side by side, each split across the 4 devices: seed 0 is the run above.
+ts, history = equicrl.train(
+    config.replace(num_devices=4, num_seeds=2), log=lambda _: None
+)
+out["seeds_losses_4"] = [
+    [r["seeds"][0][k] for k in ("critic_loss", "actor_loss", "alpha_loss")]
+    for r in history
+]
+out["seeds_buffer_spec_4"] = str(ts.buffer.data["state"].sharding.spec)
+out["seeds_buffer_devices_4"] = len(ts.buffer.data["state"].sharding.device_set)
 try:
     equicrl.make_mesh(config.replace(num_envs=18))
 except ValueError as e:
@@ -95,6 +105,15 @@ def test_four_devices_give_the_losses_and_parameters_of_one(report):
     )
     assert report["max_param_diff"] <= 1e-5 * max(1.0, report["max_param"])
     assert report["success_4"] == report["success_1"]
+
+
+def test_seeds_side_by_side_compose_with_data_parallelism(report):
+    np.testing.assert_allclose(
+        report["seeds_losses_4"], report["losses_1"], rtol=1e-4, atol=1e-4
+    )
+    # The seed axis leads and is not split; the env axis is.
+    assert report["seeds_buffer_spec_4"] == "P(None, None, 'data')"
+    assert report["seeds_buffer_devices_4"] == 4
 
 
 def test_envs_and_buffer_are_split_and_networks_replicated(report):

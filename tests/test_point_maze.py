@@ -266,3 +266,31 @@ def test_training_mazes_draw_a_new_goal_on_success_and_eval_mazes_do_not():
             assert cells <= {tuple(c) for c in env.layout.goal_cells}
         else:
             assert all(np.allclose(g, goal) for g in goals)
+
+
+def test_training_wrapper_under_vmap_gives_each_member_its_own_run_and_keeps_a_cond():
+    # Two members (say, two seeds) a step apart, so their pools run out at different
+    # steps: each must step exactly as it does alone, and the refill must stay a
+    # conditional rather than become a select computed at every step.
+    env = envs.wrap_for_training(
+        envs.make_env("point_maze_u_maze"), episode_length=3, reset_pool_size=1
+    )
+    step, both_step = jax.jit(env.step), jax.jit(jax.vmap(env.step))
+    action = jnp.full((4, 2), 0.3)
+    a = step(env.reset(jr.split(jr.key(1), 4)), action)
+    b = env.reset(jr.split(jr.key(2), 4))
+    both = jax.tree.map(lambda x, y: jnp.stack([x, y]), a, b)
+    actions = jnp.stack([action, -action])
+    for _ in range(8):
+        a, b = step(a, action), step(b, -action)
+        both = both_step(both, actions)
+        for i, alone in enumerate((a, b)):
+            for x, y in zip(jax.tree.leaves(alone), jax.tree.leaves(both)):
+                if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+                    x, y = jr.key_data(x), jr.key_data(y)
+                np.testing.assert_array_equal(x, y[i])
+    conds = str(jax.make_jaxpr(env.step)(a, action)).count(" cond[")
+    assert conds >= 1
+    assert str(jax.make_jaxpr(jax.vmap(env.step))(both, actions)).count(" cond[") == (
+        conds
+    )

@@ -17,6 +17,19 @@ def sample_near_cell(key: jax.Array, centres: jax.Array, spread: float) -> jax.A
     return centre + jax.random.uniform(noise_key, (2,), minval=-spread, maxval=spread)
 
 
+@jax.custom_batching.custom_vmap
+def any_in_batch(flag: jax.Array) -> jax.Array:
+    """`flag`, and under `jax.vmap` the `any` of it over the batch, unbatched: a
+    `lax.cond` on it stays a conditional instead of becoming a select."""
+    return flag
+
+
+@any_in_batch.def_vmap
+def _any_in_batch_vmap(axis_size, in_batched, flag):
+    (batched,) = in_batched
+    return (jnp.any(flag, axis=0) if batched else flag), False
+
+
 def check_cell_fractions(high: float, why: str, **fractions: float) -> None:
     """Raise naming the argument unless every `fractions` value (a spread of starts
     or goals, as a fraction of a cell) is in `[0, high]`; `why` says where `high`
@@ -92,8 +105,9 @@ class GoalAutoResetWrapper(Wrapper):
 
     It works on a batch of envs: apply it after `VmapWrapper` (as
     [`equicrl.envs.wrap_for_training`][] does). Under a further `jax.vmap` (say, over
-    seeds) the `lax.cond` would compute the refill at every step: vmap outside it only
-    with a `pool_size` of 1.
+    seeds) the refill stays a `lax.cond`, taken when any member of the batch needs it
+    (a plain `vmap` would turn it into a select and compute it at every step); the
+    members that do not need it keep their pools, so each gives what it would alone.
 
     **Arguments:**
 
@@ -151,8 +165,18 @@ class GoalAutoResetWrapper(Wrapper):
         def keep(pool, used, key):
             return pool, used, key
 
+        def refill_where_exhausted(pool, used, key):
+            new = refill(pool, used, key)
+            # Under a vmap (over seeds) the branch runs for the whole batch when any
+            # member needs it; the others keep their own pools.
+            return jax.tree.map(
+                lambda a, b: jnp.where(exhausted, a, b), new, (pool, used, key)
+            )
+
         exhausted = jnp.any(done & (used >= self.pool_size))
-        pool, used, key = jax.lax.cond(exhausted, refill, keep, pool, used, key)
+        pool, used, key = jax.lax.cond(
+            any_in_batch(exhausted), refill_where_exhausted, keep, pool, used, key
+        )
         slot = jnp.minimum(used, self.pool_size - 1)
         rows = jnp.arange(done.shape[0])
         fresh = jax.tree.map(lambda x: x[rows, slot], pool)

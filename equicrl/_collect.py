@@ -1,0 +1,55 @@
+"""Collection: every training env takes `unroll_length` steps, and the trajectories
+go into the replay buffer."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Bool
+
+from ._sharding import shard
+from ._state import Parts, TrainState
+
+
+def collect(parts: Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState:
+    """Roll every env `unroll_length` steps and append the trajectories to the buffer.
+
+    Actions are uniformly random if `random` (the prefill), else sampled from the actor:
+    one compiled function serves both. Pure: one seed's state in, its next state out.
+    """
+    env, sd = parts.train_env, parts.state_dim
+    num_envs, steps = parts.config.num_envs, parts.config.unroll_length
+    action_size = parts.env.action_size
+    actor = ts.crl.actor
+
+    def uniform(state, goal, key):
+        return jr.uniform(key, (num_envs, action_size), minval=-1, maxval=1)
+
+    def from_actor(state, goal, key):
+        keys = jr.split(key, num_envs)
+        action, _ = jax.vmap(lambda s, g, k: actor.sample(s, g, key=k))(
+            state, goal, keys
+        )
+        return action
+
+    def body(carry, key):
+        env_state, episode_id = carry
+        state, goal = env_state.obs[:, :sd], env_state.obs[:, sd:]
+        action = jax.lax.cond(random, uniform, from_actor, state, goal, key)
+        next_state = env.step(env_state, action)
+        row = {"state": state, "action": action}
+        next_id = episode_id + next_state.done.astype(jnp.int32)
+        return (next_state, next_id), (row, episode_id)
+
+    key, collect_key = jr.split(ts.key)
+    (env_state, episode_id), (rows, ids) = jax.lax.scan(
+        body, (ts.env_state, ts.episode_id), jr.split(collect_key, steps)
+    )
+    ts = TrainState(
+        crl=ts.crl,
+        buffer=ts.buffer.insert(rows, ids),
+        env_state=env_state,
+        episode_id=episode_id,
+        key=key,
+        env_steps=ts.env_steps + steps * num_envs,
+    )
+    return shard(ts, parts.mesh)

@@ -1,0 +1,201 @@
+"""The driver's side of a run: its directory (config, metrics, checkpoint), epoch
+records of one or several seeds, and the progress lines."""
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._config import CRLConfig
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata
+
+    out = {}
+    for name in ("equicrl", "jax", "jaxlib", "equinox", "optax", "brax", "mujoco"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def fmt_time(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+class RunDir:
+    """A run directory: `config.json` (config and package versions), `metrics.jsonl`
+    (one record per epoch) and `checkpoint.eqx` (the whole training state).
+
+    Only the main process (process 0 of a multi-host run) writes files; every process
+    reads the checkpoint on resume.
+    """
+
+    def __init__(self, path: str | Path, config: CRLConfig, *, main_process: bool):
+        self.path = Path(path)
+        self.config_dict = dataclasses.asdict(config)
+        self.main_process = main_process
+        self.checkpoint = self.path / "checkpoint.eqx"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._metrics = None
+
+    def resume(self, like):
+        """Read the checkpoint into the structure of the state `like`.
+
+        **Returns:**
+
+        `(state, epoch, history)`: the saved state, its epoch, and the saved metrics
+        up to that epoch (later ones, written before a kill, are dropped).
+        """
+        if not self.checkpoint.exists():
+            raise FileNotFoundError(f"no checkpoint to resume from in {self.path}")
+        ts, meta = load_checkpoint(self.checkpoint, like)
+        if meta.get("config") != json.loads(json.dumps(self.config_dict)):
+            saved = meta.get("config") or {}
+            differ = sorted(
+                k for k in self.config_dict if saved.get(k) != self.config_dict[k]
+            )
+            raise ValueError(
+                f"checkpoint {self.checkpoint} was made with a different config "
+                f"(fields: {', '.join(differ) or 'unknown'})"
+            )
+        epoch = int(meta["epoch"])
+        lines = (self.path / "metrics.jsonl").read_text().splitlines()
+        history = [json.loads(line) for line in lines]
+        return ts, epoch, [r for r in history if r["epoch"] <= epoch]
+
+    def start(self, history: list[dict]) -> None:
+        """Write `config.json`, and `metrics.jsonl` with the records of `history`."""
+        if not self.main_process:
+            return
+        meta = {"config": self.config_dict, "versions": versions()}
+        (self.path / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+        self._metrics = open(self.path / "metrics.jsonl", "w")
+        for record in history:
+            self.write(record)
+
+    def write(self, record: dict) -> None:
+        if self._metrics is not None:
+            self._metrics.write(json.dumps(record) + "\n")
+            self._metrics.flush()
+
+    def save(self, ts, epoch: int) -> None:
+        # Every process calls this: arrays split across hosts are gathered.
+        save_checkpoint(
+            self.checkpoint, ts, {"config": self.config_dict, "epoch": epoch}
+        )
+
+    def close(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+
+
+def seed_records(metrics: dict, num_seeds: int) -> list[dict]:
+    """Per-seed records (dicts of floats) from metrics with a leading seed axis (or
+    none, for one seed)."""
+    arrays = {k: np.asarray(v) for k, v in metrics.items()}
+    if num_seeds == 1:
+        return [{k: float(v) for k, v in arrays.items()}]
+    return [{k: float(v[i]) for k, v in arrays.items()} for i in range(num_seeds)]
+
+
+def combine(seeds: list[dict], extra: dict) -> dict:
+    """One epoch's record. For one seed, its metrics; for several, the mean over seeds
+    of each metric, with `eval/NAME_stderr` the standard error *over seeds* of the
+    seeds' mean `eval/NAME`, and each seed's own record (episode standard errors
+    included) under `"seeds"`."""
+    if len(seeds) == 1:
+        return {**seeds[0], **extra}
+    record = {}
+    for name in seeds[0]:
+        if name.startswith("eval/") and name.endswith("_stderr"):
+            values = np.array([s[name.removesuffix("_stderr")] for s in seeds])
+            record[name] = float(values.std(ddof=1) / math.sqrt(len(values)))
+        else:
+            record[name] = float(np.mean([s[name] for s in seeds]))
+    return {**record, **extra, "seeds": seeds}
+
+
+def flat(record: dict) -> dict:
+    """`record` as a flat dict of floats for loggers: each seed's metrics as
+    `seed_I/NAME`."""
+    out = {k: v for k, v in record.items() if k != "seeds"}
+    for i, seed in enumerate(record.get("seeds", ())):
+        out.update({f"seed_{i}/{k}": v for k, v in seed.items()})
+    return out
+
+
+def _value(record: dict, name: str, fmt: str) -> str:
+    text = format(record[name], fmt)
+    if "seeds" in record:
+        values = [s[name] for s in record["seeds"]]
+        text += f" [{format(min(values), fmt)}, {format(max(values), fmt)}]"
+    return text
+
+
+def progress_line(
+    record: dict, last_eval: dict | None, fraction: float, eta: float
+) -> str:
+    """`[ 12.5%] env steps ... | sps | ETA | losses | eval`, the evaluation from the
+    record `last_eval`; for several seeds the means, each with the range over seeds in
+    brackets."""
+    line = (
+        f"[{100 * fraction:5.1f}%] env steps {record['env_steps']:,} | "
+        f"{record['sps']:,.0f} sps | ETA {fmt_time(eta)} | "
+        f"critic {_value(record, 'critic_loss', '.3f')} "
+        f"actor {_value(record, 'actor_loss', '.3f')} "
+        f"alpha {_value(record, 'alpha', '.3f')}"
+    )
+    if last_eval is not None:
+        r = last_eval
+        seeds = f" ({len(r['seeds'])} seeds)" if "seeds" in r else ""
+        line += (
+            f" | eval{seeds}: time at goal {_value(r, 'eval/time_at_goal', '.1f')}, "
+            f"success {_value(r, 'eval/success', '.2f')}, "
+            f"final dist {_value(r, 'eval/final_dist', '.2f')}"
+        )
+    return line
+
+
+def check_finite(first_nonfinite, record: dict, epoch: int, c, checkpoint) -> None:
+    """Raise a `FloatingPointError` naming the loss, seed and gradient step of the
+    first non-finite loss of the epoch, if any."""
+    steps = {k: seed_records({k: v}, c.num_seeds) for k, v in first_nonfinite.items()}
+    bad = [
+        (int(r[name]), seed, name)
+        for name, per_seed in steps.items()
+        for seed, r in enumerate(per_seed)
+        if r[name] >= 0
+    ]
+    if not bad:
+        return
+    step, seed, name = min(bad)
+    value = record["seeds"][seed][name] if "seeds" in record else record[name]
+    of_seed = f" in seed {c.seed + seed}" if c.num_seeds > 1 else ""
+    g = c.gradient_steps_per_collection
+    raise FloatingPointError(
+        f"`{name}` is not finite ({value}){of_seed} at gradient step {step + 1} of "
+        f"{g} in epoch {epoch} (gradient step {(epoch - 1) * g + step + 1} of the "
+        f"run, env step {record['env_steps']:,}); training stopped"
+        + (f", the last good checkpoint is {checkpoint}" if checkpoint else "")
+    )
+
+
+def describe(c: CRLConfig, epochs: int) -> str:
+    seeds = f", {c.num_seeds} seeds (one program)" if c.num_seeds > 1 else ""
+    return (
+        f"equicrl: {c.env_name}, {c.num_envs} envs{seeds}, critic depth "
+        f"{c.critic_depth}, actor depth {c.actor_depth}; a prefill of "
+        f"{c.prefill_collections * c.env_steps_per_collection:,} random steps "
+        f"({c.prefill_collections} collections of {c.unroll_length}), then {epochs} "
+        f"epochs of {c.env_steps_per_collection:,} env steps and "
+        f"{c.gradient_steps_per_collection} gradient steps (batch {c.batch_size})"
+    )

@@ -1,0 +1,141 @@
+"""What a run is made of: its static parts (envs, optimisers, mesh) and the state it
+carries from epoch to epoch, created from one seed's key by a pure function."""
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import optax
+from jax.sharding import Mesh
+from jaxtyping import Array, Int, Key, PRNGKeyArray, PyTree
+
+from ._actor import GoalConditionedActor
+from ._buffer import TrajectoryBuffer
+from ._config import CRLConfig
+from ._critic import ContrastiveCritic
+from ._sharding import make_mesh, shard
+from ._update import CRLState, init_crl_state
+
+
+class TrainState(eqx.Module):
+    """Everything a training run carries from one epoch to the next.
+
+    In a run of several seeds (`CRLConfig.num_seeds > 1`), every array has a leading
+    axis of seeds; [`equicrl.seed_state`][] takes out one seed's state.
+    """
+
+    crl: CRLState
+    buffer: TrajectoryBuffer
+    env_state: PyTree
+    episode_id: Int[Array, " num_envs"]
+    key: PRNGKeyArray
+    env_steps: Int[Array, ""]
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """The static pieces of a run: envs, optimisers, mesh."""
+
+    config: CRLConfig
+    env: object  # the GoalEnv
+    train_env: object  # wrapped for training (episodes, auto-reset, vmap)
+    eval_env: object
+    optimisers: tuple
+    mesh: Mesh
+
+    @property
+    def state_dim(self) -> int:
+        return self.env.state_dim
+
+
+def make_parts(config: CRLConfig, env_overrides: dict | None = None) -> Parts:
+    """The envs (training, wrapped; evaluation: the `_eval` variant if registered),
+    the three Adam optimisers and the mesh of a run with `config`."""
+    from .envs import list_envs, make_env, wrap_for_training
+
+    env_overrides = env_overrides or {}
+    env = make_env(config.env_name, **env_overrides)
+    eval_name = config.env_name + "_eval"
+    eval_env = make_env(eval_name, **env_overrides) if eval_name in list_envs() else env
+    train_env = wrap_for_training(env, episode_length=config.episode_length)
+    optimisers = (
+        optax.adam(config.actor_lr),
+        optax.adam(config.critic_lr),
+        optax.adam(config.alpha_lr),
+    )
+    return Parts(config, env, train_env, eval_env, optimisers, make_mesh(config))
+
+
+def make_networks(
+    parts: Parts, key: PRNGKeyArray
+) -> tuple[GoalConditionedActor, ContrastiveCritic]:
+    c, env = parts.config, parts.env
+    actor_key, critic_key = jr.split(key)
+    actor = GoalConditionedActor(
+        env.state_dim,
+        env.goal_dim,
+        env.action_size,
+        width=c.actor_width,
+        depth=c.actor_depth,
+        layers_per_block=c.layers_per_block,
+        remat=c.remat,
+        matmul_dtype=c.matmul_dtype,
+        key=actor_key,
+    )
+    critic = ContrastiveCritic(
+        env.state_dim,
+        env.action_size,
+        env.goal_dim,
+        repr_dim=c.repr_dim,
+        width=c.critic_width,
+        depth=c.critic_depth,
+        energy=c.energy,
+        layers_per_block=c.layers_per_block,
+        remat=c.remat,
+        matmul_dtype=c.matmul_dtype,
+        key=critic_key,
+    )
+    return actor, critic
+
+
+def seed_keys(config: CRLConfig) -> Key[Array, "*seeds"]:
+    """The key of each seed: `jax.random.key(config.seed + i)`; one key (no axis) for
+    a run of one seed, so that seed `i` of a run of several is the run of one seed
+    with `seed + i`."""
+    if config.num_seeds == 1:
+        return jr.key(config.seed)
+    return jax.vmap(jr.key)(config.seed + jnp.arange(config.num_seeds))
+
+
+def split_seed_key(key: PRNGKeyArray) -> tuple[PRNGKeyArray, ...]:
+    """`(networks, envs, run, evaluation)` keys from one seed's key."""
+    return tuple(jr.split(key, 4))
+
+
+def initial_state(parts: Parts, key: PRNGKeyArray) -> TrainState:
+    """The state of one seed before any step: new networks and optimiser states, reset
+    envs, an empty replay buffer. Pure; call it under `jit` (and `vmap` for seeds)."""
+    c = parts.config
+    net_key, env_key, run_key, _ = split_seed_key(key)
+    actor, critic = make_networks(parts, net_key)
+    env_state = parts.train_env.reset(jr.split(env_key, c.num_envs))
+    example = {
+        "state": env_state.obs[:, : parts.state_dim],
+        "action": jnp.zeros((c.num_envs, parts.env.action_size)),
+    }
+    ts = TrainState(
+        crl=init_crl_state(actor, critic, parts.optimisers),
+        buffer=TrajectoryBuffer.create(example, c.replay_rows, c.num_envs),
+        env_state=env_state,
+        episode_id=jnp.zeros(c.num_envs, jnp.int32),
+        key=run_key,
+        env_steps=jnp.zeros((), jnp.int32),
+    )
+    return shard(ts, parts.mesh)
+
+
+def seed_state(ts: TrainState, i: int) -> TrainState:
+    """Seed `i`'s state, taken out of the state of a run of several seeds."""
+    return jax.tree.map(lambda x: x[i] if eqx.is_array(x) else x, ts)
