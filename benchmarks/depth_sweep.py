@@ -5,11 +5,11 @@ Each depth (actor and critic alike, as in the paper) is one run of `--seeds` see
 trained side by side in one compiled program (`CRLConfig.num_seeds`). A seed's score
 is the paper's: the mean of its last 5 evaluations of time at goal and of success.
 Each depth's run directory (config, metrics, checkpoint, learning curve) is kept under
-`--out`; the JSON is rewritten after every depth, and a sweep that is run again skips
-the depths its JSON already holds with the same config (so an interrupted sweep goes
-on where it stopped).
+`--runs`, and the JSON is rewritten after every depth. A depth whose run directory
+already holds a checkpoint is resumed from it (a finished one is only read back), so
+an interrupted sweep goes on where it stopped; a different config there is refused.
 
-    python benchmarks/depth_sweep.py                          # the CPU-scale sweep
+    python benchmarks/depth_sweep.py                          # the main job's maze
     python benchmarks/depth_sweep.py --preset humanoid        # the paper's, on a GPU
     python benchmarks/depth_sweep.py --depths 4 8 --seeds 2 --set total_env_steps=200000
 
@@ -27,17 +27,26 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
 from _common import machine, RESULTS  # noqa: E402
+from point_maze import PRESETS as POINT_MAZE_PRESETS  # noqa: E402
 
 import equicrl  # noqa: E402
 
 
+POINT_MAZE = POINT_MAZE_PRESETS["cpu"]
+
 LAST = 5  # evaluations averaged into a score, as in the paper
 
 PRESETS = {
-    # What this 2-core CPU can sweep in a few hours: the 5-cell-wide U-maze with
+    # The README's main job (examples/point_maze.py --preset cpu): the U-maze.
+    "point-maze": (
+        POINT_MAZE,
+        dict(depths=(4, 8, 16, 32), seeds=3, eval_every=10),
+    ),
+    # A harder maze for a longer sweep: the 5-cell-wide U-maze with
     # 500-step episodes; evaluation on its far side (point_maze_u5_maze_eval).
-    "cpu": (
+    "u5": (
         equicrl.CRLConfig(
             env_name="point_maze_u5_maze",
             num_envs=64,
@@ -73,7 +82,7 @@ def _value(text: str):
 
 def parse(args=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", choices=list(PRESETS), default="cpu")
+    parser.add_argument("--preset", choices=list(PRESETS), default="point-maze")
     parser.add_argument("--depths", type=int, nargs="+")
     parser.add_argument("--seeds", type=int, help="seeds per depth (default: preset's)")
     parser.add_argument("--eval-every", type=int)
@@ -179,21 +188,17 @@ def main(args=None) -> dict:
         "depths": {},
     }
     json_path = out.with_suffix(".json")
-    if json_path.exists():
-        old = json.loads(json_path.read_text())
-        if old.get("config") == results["config"]:
-            results["depths"] = old["depths"]
     for depth in depths:
-        if str(depth) in results["depths"]:
-            print(f"depth {depth}: already in {json_path}, skipped", flush=True)
-            continue
         config = base.replace(actor_depth=depth, critic_depth=depth)
+        run_dir = runs / f"depth_{depth}"
+        resume = (run_dir / "checkpoint.eqx").exists()
         start = time.perf_counter()
         _, history = equicrl.train(
             config,
-            run_dir=runs / f"depth_{depth}",
+            run_dir=run_dir,
             eval_every=eval_every,
             checkpoint_every=eval_every,
+            resume=resume,
         )
         wall = time.perf_counter() - start
         per_seed = [score(history, i if seeds > 1 else None) for i in range(seeds)]
@@ -202,7 +207,9 @@ def main(args=None) -> dict:
         results["depths"][str(depth)] = {
             **summarise(per_seed),
             "seeds": per_seed,
+            # Of this invocation: a resumed run's earlier epochs are not counted.
             "wall_s": round(wall, 1),
+            "resumed": resume,
             "steady_sps": round(history[-1]["sps"]),
         }
         r = results["depths"][str(depth)]

@@ -160,15 +160,30 @@ def _make_loggers(
 
 
 def _print_summary(config: CRLConfig, history: list[dict], run_dir: Path) -> None:
-    """The last evaluation's metrics, if any, and the files the run wrote."""
+    """The last evaluation's metrics and each seed's score (the paper's: the mean of
+    the last 5 evaluations), if any, and the files the run wrote."""
     evals = [r for r in history if "eval/success" in r]
     if evals:
         last = evals[-1]
+        over = (
+            f"mean over {config.num_seeds} seeds ± standard error over seeds"
+            if config.num_seeds > 1
+            else "± standard error"
+        )
         print(
-            f"final evaluation ({config.eval_envs} episodes on the eval env): success "
-            f"{last['eval/success']:.2f} ± {last['eval/success_stderr']:.2f}, time at "
-            f"goal {last['eval/time_at_goal']:.1f}, final distance "
+            f"final evaluation ({config.eval_envs} episodes on the eval env, {over}): "
+            f"success {last['eval/success']:.2f} ± {last['eval/success_stderr']:.2f}, "
+            f"time at goal {last['eval/time_at_goal']:.1f}, final distance "
             f"{last['eval/final_dist']:.2f}"
         )
+    if len(evals) >= 5:
+        for i in range(config.num_seeds):
+            own = [r["seeds"][i] if "seeds" in r else r for r in evals[-5:]]
+            success = sum(r["eval/success"] for r in own) / 5
+            time_at_goal = sum(r["eval/time_at_goal"] for r in own) / 5
+            print(
+                f"seed {config.seed + i}: mean of the last 5 evaluations: success "
+                f"{success:.2f}, time at goal {time_at_goal:.1f}"
+            )
     files = sorted(p.name for p in run_dir.iterdir())
     print(f"outputs in {run_dir}/: {', '.join(files)}", flush=True)
