@@ -39,30 +39,21 @@ POINT_MAZE = POINT_MAZE_PRESETS["cpu"]
 LAST = 5  # evaluations averaged into a score, as in the paper
 
 PRESETS = {
-    # The README's main job (examples/point_maze.py --preset cpu): the U-maze.
+    # The README's main job (examples/point_maze.py --preset cpu), as it was when the
+    # sweep was run: the U-maze, 500k env steps.
     "point-maze": (
-        POINT_MAZE,
+        POINT_MAZE.replace(total_env_steps=500_000),
         dict(depths=(4, 8, 16, 32), seeds=3, eval_every=10),
     ),
-    # A harder maze for a longer sweep: the 5-cell-wide U-maze with
-    # 500-step episodes; evaluation on its far side (point_maze_u5_maze_eval).
-    "u5": (
-        equicrl.CRLConfig(
-            env_name="point_maze_u5_maze",
-            num_envs=64,
-            unroll_length=50,
-            episode_length=500,
-            replay_rows=2_000,
-            prefill_rows=500,
-            batch_size=256,
-            env_steps_per_gradient_step=20,
-            repr_dim=32,
-            actor_width=64,
-            critic_width=64,
-            total_env_steps=1_000_000,
-            eval_envs=128,
+    # A harder maze: the U-maze of 4 rows (its far side, point_maze_u4_maze_eval, is
+    # about twice as far from the start), with 300-step episodes.
+    "u4": (
+        POINT_MAZE.replace(
+            env_name="point_maze_u4_maze",
+            episode_length=300,
+            total_env_steps=600_000,
         ),
-        dict(depths=(4, 8, 16, 32), seeds=3, eval_every=10),
+        dict(depths=(4, 8), seeds=3, eval_every=10),
     ),
     # The paper's humanoid sweep (its settings: 512 envs, batch 512, width 256,
     # 100M env steps; one GPU per depth takes hours, see PAPER.md).

@@ -1,6 +1,8 @@
 """Train a point mass to reach commanded goals in a U-shaped maze, on a CPU in minutes.
 
     python examples/point_maze.py                     # the README's main job
+    python examples/point_maze.py --seed 1            # another seed
+    python examples/point_maze.py --num-seeds 3       # seeds 0, 1, 2 in one program
     python examples/point_maze.py --env-name point_maze_u4_maze \
         --total-env-steps 2_000_000
     python examples/point_maze.py --help
@@ -16,7 +18,9 @@ import equicrl
 
 
 PRESETS = {
-    # Small networks and many cheap env steps: what a 2-core CPU trains fastest.
+    # Small networks and many cheap env steps: what a 2-core CPU trains fastest. 1M
+    # env steps (not 500k) so that seeds 0, 1 and 2 each score >= 0.8 as the mean of
+    # their last 5 evaluations (the README gives the numbers).
     "cpu": equicrl.CRLConfig(
         env_name="point_maze_u_maze",
         num_envs=64,
@@ -29,7 +33,7 @@ PRESETS = {
         repr_dim=32,
         actor_width=64,
         critic_width=64,
-        total_env_steps=500_000,
+        total_env_steps=1_000_000,
         eval_envs=128,
     ),
 }
