@@ -58,28 +58,37 @@ def uninterrupted(tmp_path_factory):
     return state, history
 
 
-def test_kill_and_resume_equals_uninterrupted(tmp_path, uninterrupted):
-    state, history = uninterrupted
-    assert len(history) == 6
-    # Killed after epoch 3's metrics were written; the last checkpoint is epoch 2.
+def _leaves(state):
+    return [
+        jax.random.key_data(x)
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+        else x
+        for x in jax.tree.leaves(eqx.filter(state, eqx.is_array))
+    ]
+
+
+def _kill_and_resume(config, run_dir):
+    """Kill a run after epoch 3's metrics were written (the last checkpoint is epoch
+    2), then resume it to the end."""
     with pytest.raises(Killed):
         equicrl.train(
-            TINY, run_dir=tmp_path, checkpoint_every=2, eval_every=2, log=_kill_at(3)
+            config, run_dir=run_dir, checkpoint_every=2, eval_every=2, log=_kill_at(3)
         )
-    resumed, resumed_history = equicrl.train(
-        TINY,
-        run_dir=tmp_path,
+    return equicrl.train(
+        config,
+        run_dir=run_dir,
         checkpoint_every=2,
         eval_every=2,
         resume=True,
         log=lambda _: None,
     )
-    a = jax.tree.leaves(eqx.filter(state, eqx.is_array))
-    b = jax.tree.leaves(eqx.filter(resumed, eqx.is_array))
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            x, y = jax.random.key_data(x), jax.random.key_data(y)
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path, uninterrupted):
+    state, history = uninterrupted
+    assert len(history) == 6
+    resumed, resumed_history = _kill_and_resume(TINY, tmp_path)
+    for x, y in zip(_leaves(state), _leaves(resumed), strict=True):
         np.testing.assert_array_equal(x, y)
     assert _timeless(resumed_history) == _timeless(history)
 
@@ -172,15 +181,6 @@ def seeds_uninterrupted(tmp_path_factory):
     return state, history, run_dir, lines
 
 
-def _leaves(state):
-    return [
-        jax.random.key_data(x)
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-        else x
-        for x in jax.tree.leaves(eqx.filter(state, eqx.is_array))
-    ]
-
-
 def test_each_seed_of_a_multi_seed_run_is_the_run_of_that_seed(
     uninterrupted, seed_one, seeds_uninterrupted
 ):
@@ -221,19 +221,7 @@ def test_kill_and_resume_of_a_multi_seed_run_equals_uninterrupted(
     tmp_path, seeds_uninterrupted
 ):
     state, history = seeds_uninterrupted[:2]
-    with pytest.raises(Killed):
-        equicrl.train(
-            SEEDS, run_dir=tmp_path, checkpoint_every=2, eval_every=2, log=_kill_at(3)
-        )
-    resumed, resumed_history = equicrl.train(
-        SEEDS,
-        run_dir=tmp_path,
-        checkpoint_every=2,
-        eval_every=2,
-        resume=True,
-        outputs=False,
-        log=lambda _: None,
-    )
+    resumed, resumed_history = _kill_and_resume(SEEDS, tmp_path)
     for x, y in zip(_leaves(state), _leaves(resumed), strict=True):
         np.testing.assert_array_equal(x, y)
     assert _timeless(resumed_history) == _timeless(history)
