@@ -20,6 +20,7 @@ from ._energy import (
     energy_matrix as energy_matrix,
 )
 from ._evaluate import evaluate as evaluate, evaluate_seeds as evaluate_seeds
+from ._load import load_run as load_run, Run as Run
 from ._loggers import TensorBoardLogger as TensorBoardLogger, WandbLogger as WandbLogger
 from ._losses import (
     actor_loss as actor_loss,

@@ -50,6 +50,6 @@ def collect(parts: Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState
         env_state=env_state,
         episode_id=episode_id,
         key=key,
-        env_steps=ts.env_steps + steps * num_envs,
+        collections=ts.collections + 1,
     )
     return shard(ts, parts.mesh)

@@ -77,7 +77,7 @@ class CRLConfig:
     total_env_steps: int = 100_000_000
     """Env steps of the whole run, prefill included (rounded down to whole epochs)."""
     eval_envs: int = 128
-    """Episodes per evaluation."""
+    """Episodes per evaluation (at least 2, for a standard error)."""
     seed: int = 0
     """Seed of everything random in a run."""
     num_seeds: int = 1
@@ -145,6 +145,23 @@ class CRLConfig:
             raise ValueError(
                 f"`unroll_length` ({self.unroll_length}) cannot exceed `replay_rows` "
                 f"({self.replay_rows}): one collection must fit the buffer"
+            )
+        stored = self.num_envs * min(
+            self.prefill_collections * self.unroll_length, self.replay_rows
+        )
+        if self.batch_size > stored:
+            raise ValueError(
+                f"`batch_size` ({self.batch_size}) is more than the {stored} "
+                f"transitions in the buffer when learning starts (`num_envs` "
+                f"{self.num_envs} x {stored // self.num_envs} rows of prefill, "
+                "`prefill_rows` rounded up to whole `unroll_length`s): every batch "
+                "would repeat transitions; raise `prefill_rows` or `num_envs`, or "
+                "lower `batch_size`"
+            )
+        if self.eval_envs < 2:
+            raise ValueError(
+                f"`eval_envs` ({self.eval_envs}) must be at least 2: evaluations "
+                "report a standard error over episodes"
             )
         if self.total_env_steps < self.env_steps_per_collection:
             raise ValueError(

@@ -60,7 +60,8 @@ def _summary(time_at_goal, success, final_dist) -> dict[str, float]:
         ("final_dist", final_dist),
     ):
         out[name] = float(values.mean())
-        out[name + "_stderr"] = float(values.std(ddof=1) / math.sqrt(len(values)))
+        if len(values) > 1:  # one episode has no standard error
+            out[name + "_stderr"] = float(values.std(ddof=1) / math.sqrt(len(values)))
     return out
 
 
@@ -80,9 +81,10 @@ def evaluate(
 
     **Returns:**
 
-    Means and standard errors over episodes of `time_at_goal` (steps within the
-    success threshold), `success` (1 if the goal was ever reached) and `final_dist`
-    (distance at the last step, or at termination).
+    Means and standard errors (`NAME_stderr`; left out for one episode) over episodes
+    of `time_at_goal` (steps within the success threshold), `success` (1 if the goal
+    was ever reached) and `final_dist` (distance at the last step, or at
+    termination).
     """
     results = _evaluation_rollout(actor, env, key, num_episodes, episode_length, mesh)
     return _summary(*(np.asarray(x) for x in results))

@@ -1,27 +1,11 @@
-"""The driver's side of a run: its directory (config, metrics, checkpoint), epoch
-records of one or several seeds, and the progress lines."""
+"""The driver's side of a run: epoch records of one or several seeds, the progress
+lines and divergence reports. (The run directory is `_rundir.py`.)"""
 
-import dataclasses
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 
-from ._checkpoint import load_checkpoint, save_checkpoint
 from ._config import CRLConfig
-
-
-def versions() -> dict[str, str]:
-    import importlib.metadata
-
-    out = {}
-    for name in ("equicrl", "jax", "jaxlib", "equinox", "optax", "brax", "mujoco"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def fmt_time(seconds: float) -> str:
@@ -29,73 +13,6 @@ def fmt_time(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
-
-
-class RunDir:
-    """A run directory: `config.json` (config and package versions), `metrics.jsonl`
-    (one record per epoch) and `checkpoint.eqx` (the whole training state).
-
-    Only the main process (process 0 of a multi-host run) writes files; every process
-    reads the checkpoint on resume.
-    """
-
-    def __init__(self, path: str | Path, config: CRLConfig, *, main_process: bool):
-        self.path = Path(path)
-        self.config_dict = dataclasses.asdict(config)
-        self.main_process = main_process
-        self.checkpoint = self.path / "checkpoint.eqx"
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._metrics = None
-
-    def resume(self, like):
-        """Read the checkpoint into the structure of the state `like`.
-
-        **Returns:**
-
-        `(state, epoch, history)`: the saved state, its epoch, and the saved metrics
-        up to that epoch (later ones, written before a kill, are dropped).
-        """
-        if not self.checkpoint.exists():
-            raise FileNotFoundError(f"no checkpoint to resume from in {self.path}")
-        ts, meta = load_checkpoint(self.checkpoint, like)
-        if meta.get("config") != json.loads(json.dumps(self.config_dict)):
-            saved = meta.get("config") or {}
-            differ = sorted(
-                k for k in self.config_dict if saved.get(k) != self.config_dict[k]
-            )
-            raise ValueError(
-                f"checkpoint {self.checkpoint} was made with a different config "
-                f"(fields: {', '.join(differ) or 'unknown'})"
-            )
-        epoch = int(meta["epoch"])
-        lines = (self.path / "metrics.jsonl").read_text().splitlines()
-        history = [json.loads(line) for line in lines]
-        return ts, epoch, [r for r in history if r["epoch"] <= epoch]
-
-    def start(self, history: list[dict]) -> None:
-        """Write `config.json`, and `metrics.jsonl` with the records of `history`."""
-        if not self.main_process:
-            return
-        meta = {"config": self.config_dict, "versions": versions()}
-        (self.path / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
-        self._metrics = open(self.path / "metrics.jsonl", "w")
-        for record in history:
-            self.write(record)
-
-    def write(self, record: dict) -> None:
-        if self._metrics is not None:
-            self._metrics.write(json.dumps(record) + "\n")
-            self._metrics.flush()
-
-    def save(self, ts, epoch: int) -> None:
-        # Every process calls this: arrays split across hosts are gathered.
-        save_checkpoint(
-            self.checkpoint, ts, {"config": self.config_dict, "epoch": epoch}
-        )
-
-    def close(self) -> None:
-        if self._metrics is not None:
-            self._metrics.close()
 
 
 def seed_records(metrics: dict, num_seeds: int) -> list[dict]:
@@ -142,14 +59,18 @@ def _value(record: dict, name: str, fmt: str) -> str:
 
 
 def progress_line(
-    record: dict, last_eval: dict | None, fraction: float, eta: float
+    record: dict, last_eval: dict | None, fraction: float, eta: float | None
 ) -> str:
     """`[ 12.5%] env steps ... | sps | ETA | losses | eval`, the evaluation from the
     record `last_eval`; for several seeds the means, each with the range over seeds in
-    brackets."""
+    brackets. `eta=None`: not known yet (the first epoch, which compiles)."""
+    speed = (
+        "sps and ETA estimating"
+        if eta is None
+        else (f"{record['sps']:,.0f} sps | ETA {fmt_time(eta)}")
+    )
     line = (
-        f"[{100 * fraction:5.1f}%] env steps {record['env_steps']:,} | "
-        f"{record['sps']:,.0f} sps | ETA {fmt_time(eta)} | "
+        f"[{100 * fraction:5.1f}%] env steps {record['env_steps']:,} | {speed} | "
         f"critic {_value(record, 'critic_loss', '.3f')} "
         f"actor {_value(record, 'actor_loss', '.3f')} "
         f"alpha {_value(record, 'alpha', '.3f')}"

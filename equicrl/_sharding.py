@@ -55,7 +55,7 @@ def shardings(ts, mesh: Mesh, *, seed_axis: bool = False) -> PyTree:
             t.env_state,
             t.episode_id,
             t.key,
-            t.env_steps,
+            t.collections,
         ),
         eqx.filter(ts, eqx.is_array),
         (
@@ -67,7 +67,7 @@ def shardings(ts, mesh: Mesh, *, seed_axis: bool = False) -> PyTree:
             like(ts.env_state, DATA_AXIS),
             like(ts.episode_id, DATA_AXIS),
             like(ts.key),
-            like(ts.env_steps),
+            like(ts.collections),
         ),
     )
 

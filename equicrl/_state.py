@@ -2,6 +2,8 @@
 carries from epoch to epoch, created from one seed's key by a pure function."""
 
 import dataclasses
+from collections.abc import Callable
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -13,6 +15,7 @@ from jaxtyping import Array, Int, Key, PRNGKeyArray, PyTree
 
 from ._actor import GoalConditionedActor
 from ._buffer import TrajectoryBuffer
+from ._checkpoint import load_checkpoint, read_header
 from ._config import CRLConfig
 from ._critic import ContrastiveCritic
 from ._sharding import make_mesh, shard
@@ -31,7 +34,10 @@ class TrainState(eqx.Module):
     env_state: PyTree
     episode_id: Int[Array, " num_envs"]
     key: PRNGKeyArray
-    env_steps: Int[Array, ""]
+    collections: Int[Array, ""]
+    """Collections made so far, prefill included: `collections *
+    config.env_steps_per_collection` env steps (counted in Python, so that the count
+    of env steps never overflows an int32)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,9 +137,36 @@ def initial_state(parts: Parts, key: PRNGKeyArray) -> TrainState:
         env_state=env_state,
         episode_id=jnp.zeros(c.num_envs, jnp.int32),
         key=run_key,
-        env_steps=jnp.zeros((), jnp.int32),
+        collections=jnp.zeros((), jnp.int32),
     )
     return shard(ts, parts.mesh)
+
+
+def seeds_initial_state(parts: Parts) -> Callable[[PRNGKeyArray], TrainState]:
+    """`initial_state` of every seed of the run: a function of `seed_keys(config)`,
+    vmapped over seeds for a run of several."""
+
+    def init(key):
+        return initial_state(parts, key)
+
+    return eqx.filter_vmap(init) if parts.config.num_seeds > 1 else init
+
+
+def read_state(path: Path, parts: Parts) -> tuple[TrainState, int]:
+    """The state saved in the checkpoint at `path` and its epoch, read into the
+    structure of the run's initial state (found by tracing, nothing compiled). A light
+    checkpoint (saved without its replay buffer) gives `buffer=None`."""
+    like = eqx.filter_eval_shape(seeds_initial_state(parts), seed_keys(parts.config))
+    if not read_header(path).get("buffer", True):
+        like = dataclasses.replace(like, buffer=None)
+    ts, meta = load_checkpoint(path, like)
+    return ts, int(meta["epoch"])
+
+
+def env_steps(config: CRLConfig, collections: Int[Array, "*seeds"]) -> int:
+    """Env steps after `collections` (every seed's count is the same): a Python int,
+    exact past the 2**31 an int32 holds."""
+    return int(jnp.ravel(collections)[0]) * config.env_steps_per_collection
 
 
 def seed_state(ts: TrainState, i: int) -> TrainState:

@@ -19,22 +19,18 @@ from ._config import CRLConfig
 from ._evaluate import evaluate, evaluate_seeds
 from ._learn import learn
 from ._outputs import write_run_outputs
-from ._run import (
-    check_finite,
-    combine,
-    describe,
-    flat,
-    progress_line,
-    RunDir,
-    seed_records,
-)
+from ._preflight import check_run
+from ._run import check_finite, combine, describe, flat, progress_line, seed_records
+from ._rundir import CHECKPOINT, num_epochs, prefill_steps, read_metrics, RunDir
 from ._sharding import place
 from ._state import (
-    initial_state,
+    env_steps,
     make_parts,
     Parts,
+    read_state,
     seed_keys,
     seed_state,
+    seeds_initial_state,
     split_seed_key,
     TrainState,
 )
@@ -57,7 +53,7 @@ def _programs(parts: Parts) -> _Programs:
 
     # The donated states are built under jit, so every leaf is its own buffer.
     return _Programs(
-        init=eqx.filter_jit(over_seeds(lambda key: initial_state(parts, key))),
+        init=eqx.filter_jit(seeds_initial_state(parts)),
         # `random` is an array, not a Python bool, so that the prefill and the epochs
         # share one compiled collection; it is the same for every seed.
         collect=eqx.filter_jit(
@@ -90,27 +86,45 @@ def train(
     eval_every: int = 1,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
+    keep_checkpoints: int = 1,
+    checkpoint_buffer: bool = True,
     env_overrides: dict | None = None,
     log: Callable[[str], None] | None = None,
     loggers: Sequence[Callable[[dict], None]] = (),
     outputs: bool = True,
+    record: dict | None = None,
 ) -> tuple[TrainState, list[dict]]:
     """Train contrastive RL as `config` says.
 
     **Arguments:**
 
     - `config`: a [`equicrl.CRLConfig`][].
-    - `run_dir`: if given, `config.json` (with the package versions) and
-        `metrics.jsonl` (one line per epoch) are written there.
+    - `run_dir`: if given, `config.json` (the config, the training options, the
+        package versions and, after each resume, what resumed it) and `metrics.jsonl`
+        (one line per epoch) are written there. A directory that already holds a run
+        is refused unless `resume` or `overwrite`.
     - `eval_every`: evaluate on the env's eval variant every this many epochs (and
         after the last).
     - `checkpoint_every`: with `run_dir`, save the whole training state (networks,
         optimiser states, temperature, replay buffer, env states, RNG, counters; of
         every seed) to `run_dir/checkpoint.eqx` every this many epochs and after the
-        last. No pickle; written atomically.
-    - `resume`: continue the run in `run_dir` from its checkpoint. The config must be
-        the same; a resumed run ends with exactly the parameters and metrics of an
-        uninterrupted one (same seed, same machine).
+        last. No pickle; written to a temporary file and renamed, so a kill at any
+        moment leaves the previous checkpoint whole.
+    - `resume`: continue the run in `run_dir` from its checkpoint (from the start if
+        it was stopped before its first one). The config must be the same except for
+        `total_env_steps` (to extend a finished run); the fields that differ are
+        named before anything is built. A resumed run ends with exactly the
+        parameters and metrics of an uninterrupted one (same seed, same machine).
+    - `overwrite`: replace the run in `run_dir`, if any (its config, metrics,
+        checkpoints and pictures are deleted).
+    - `keep_checkpoints`: keep this many newest checkpoints (the older ones as
+        `checkpoint-epochN.eqx`).
+    - `checkpoint_buffer`: `False` leaves the replay buffer out of checkpoints
+        (light: the buffer is most of a checkpoint, ~5 GB at the paper's humanoid
+        sizes). A run resumed from a light checkpoint refills its buffer with
+        `prefill_rows` of random actions (counted in `env_steps`), so it does not
+        end exactly as an uninterrupted run would.
     - `env_overrides`: keyword arguments for [`equicrl.envs.make_env`][].
     - `log`: where progress lines go (default: print to stdout, flushed). The first
         line says what will run; then one line per epoch with env steps, steady env
@@ -122,6 +136,12 @@ def train(
     - `outputs`: with `run_dir`, write at the end `learning_curve.png` and, from the
         eval env (the first seed's actor), `trajectories.png` (point mazes) or
         `rollout.html` (Brax envs).
+    - `record`: more JSON-serialisable facts for `config.json` (the command line
+        records its preset and command).
+
+    Every check that needs nothing compiled (the config, the env name, the devices,
+    the run directory and checkpoint header) runs before the build. See
+    [`equicrl.load_run`][] to use a trained run.
 
     With `config.num_seeds > 1`, the seeds `seed, seed + 1, ...` train side by side in
     one compiled program (a `vmap` of the whole core over seeds): each has its own
@@ -151,22 +171,56 @@ def train(
                 print(line, file=sys.stdout, flush=True)
 
     check_positive_int("eval_every", eval_every)
-    if (checkpoint_every is not None or resume) and run_dir is None:
-        raise ValueError("`checkpoint_every` and `resume` need a `run_dir`")
+    check_positive_int("keep_checkpoints", keep_checkpoints)
     if checkpoint_every is not None:
         check_positive_int("checkpoint_every", checkpoint_every)
-    prefill_steps = c.prefill_collections * c.env_steps_per_collection
-    epochs = max(1, (c.total_env_steps - prefill_steps) // c.env_steps_per_collection)
-    log(describe(c, epochs))
-
-    parts, programs, ts, eval_keys, history, start_epoch, files = _start(
-        c, run_dir, resume, env_overrides, log, main_process
-    )
+        if run_dir is None:
+            raise ValueError("`checkpoint_every` needs a `run_dir`")
+    header = check_run(c, run_dir, resume=resume, overwrite=overwrite)
+    epochs = num_epochs(c)
+    start_epoch = 0 if header is None else int(header["epoch"])
+    if start_epoch >= epochs:
+        # Nothing to train, and nothing in the run directory is written.
+        log(
+            f"the run in {run_dir} is finished (epoch {start_epoch} of {epochs}): "
+            "nothing to do; a larger `total_env_steps` extends it"
+        )
+        ts, _ = read_state(Path(run_dir) / CHECKPOINT, make_parts(c, env_overrides))
+        return ts, read_metrics(Path(run_dir), up_to=start_epoch)
+    files, history = None, []
+    if run_dir is not None:
+        files = RunDir(
+            run_dir,
+            c,
+            main_process=main_process,
+            keep_checkpoints=keep_checkpoints,
+            checkpoint_buffer=checkpoint_buffer,
+        )
+        history = read_metrics(files.path, up_to=start_epoch) if resume else []
+        options = dict(
+            eval_every=eval_every,
+            checkpoint_every=checkpoint_every,
+            keep_checkpoints=keep_checkpoints,
+            checkpoint_buffer=checkpoint_buffer,
+            env_overrides=env_overrides or {},
+        )
+        # Written before the build, so that a run killed at any moment can resume.
+        files.start(
+            history,
+            {"options": options, **(record or {})},
+            resumed_at=start_epoch if resume else None,
+        )
+        log(f"run directory: {files.path}")
     try:
+        log(describe(c, epochs))
+        if resume and header is None:
+            log(f"no checkpoint in {run_dir} yet: the run starts from the beginning")
+        parts, programs, ts, eval_keys = _start(c, files, header, env_overrides, log)
         ts, history = _loop(
             parts, programs, ts, history, start_epoch, epochs, eval_keys, files,
             eval_every=eval_every, checkpoint_every=checkpoint_every, log=log,
             loggers=loggers if main_process else (),
+            refill=header is not None and not header.get("buffer", True),
         )  # fmt: skip
     finally:
         if files is not None:
@@ -176,16 +230,22 @@ def train(
     return ts, history
 
 
-def _start(c: CRLConfig, run_dir, resume: bool, env_overrides, log, main_process):
+def _start(c: CRLConfig, files, header, env_overrides, log):
     """Build the run: parts, compiled core, initial state (or the checkpoint's, on
-    resume), evaluation keys and run directory."""
+    resume) and evaluation keys."""
     built = time.perf_counter()
     parts = make_parts(c, env_overrides)
     programs = _programs(parts)
     keys = seed_keys(c)
     split = jax.vmap(split_seed_key) if c.num_seeds > 1 else split_seed_key
     eval_keys = split(keys)[3]
-    ts = programs.init(keys)
+    if header is None:
+        ts = programs.init(keys)
+    else:
+        ts, start_epoch = read_state(files.checkpoint, parts)
+        if ts.buffer is None:  # a light checkpoint: a new, empty buffer
+            ts = dataclasses.replace(ts, buffer=programs.init(keys).buffer)
+        ts = place(ts, parts.mesh, seed_axis=c.num_seeds > 1)
     n = parts.mesh.devices.size
     log(
         f"built the envs, networks and replay buffer in "
@@ -193,31 +253,27 @@ def _start(c: CRLConfig, run_dir, resume: bool, env_overrides, log, main_process
         f"{parts.mesh.devices.flat[0].platform} device{'s' if n > 1 else ''}"
         + (" (data parallel)" if n > 1 else "")
     )
-    history, start_epoch, files = [], 0, None
-    if run_dir is not None:
-        files = RunDir(run_dir, c, main_process=main_process)
-        if resume:
-            ts, start_epoch, history = files.resume(ts)
-            ts = place(ts, parts.mesh, seed_axis=c.num_seeds > 1)
-            log(f"resumed {files.path} at epoch {start_epoch}")
-        files.start(history)
-    return parts, programs, ts, eval_keys, history, start_epoch, files
+    if header is not None:
+        log(f"resumed {files.path} at epoch {start_epoch}")
+    return parts, programs, ts, eval_keys
 
 
 def _loop(
     parts, programs, ts, history, start_epoch, epochs, eval_keys, files, *,
-    eval_every, checkpoint_every, log, loggers,
+    eval_every, checkpoint_every, log, loggers, refill,
 ):  # fmt: skip
     """The epochs: collect and learn (compiled), then evaluate, record, checkpoint and
     print progress."""
     c = parts.config
-    if start_epoch == 0:
+    if start_epoch == 0 or refill:
         start = time.perf_counter()
         for _ in range(c.prefill_collections):
             ts = programs.collect(jnp.asarray(True), ts)
         log(
-            f"prefilled the buffer in {time.perf_counter() - start:.1f} s "
+            f"{'refilled' if refill else 'prefilled'} the buffer with "
+            f"{prefill_steps(c):,} random steps in {time.perf_counter() - start:.1f} s "
             "(compiling the collection included)"
+            + (" (the checkpoint holds no buffer)" if refill else "")
         )
     # Steady throughput is measured from the end of this process's first epoch, which
     # includes compilation.
@@ -230,14 +286,14 @@ def _loop(
         seeds = seed_records(metrics, c.num_seeds)
         elapsed = time.perf_counter() - clock
         epoch_time = elapsed / (i + 1 - epoch_at_clock)
-        env_steps = int(jnp.ravel(ts.env_steps)[0])
+        steps = env_steps(c, ts.collections)
         sps = c.env_steps_per_collection * c.num_seeds / max(epoch_time, 1e-9)
         if first:
             log(f"compiled and ran the first epoch in {elapsed:.1f} s")
         saved = files is not None and files.checkpoint.exists() and checkpoint_every
         check_finite(
             first_nonfinite,
-            combine(seeds, {"env_steps": env_steps}),
+            combine(seeds, {"env_steps": steps}),
             i + 1,
             c,
             files.checkpoint if saved else None,
@@ -245,7 +301,7 @@ def _loop(
         if (i + 1) % eval_every == 0 or i + 1 == epochs:
             for seed, result in zip(seeds, _evaluate(parts, ts, eval_keys, i + 1)):
                 seed.update({f"eval/{k}": v for k, v in result.items()})
-        record = combine(seeds, dict(epoch=i + 1, env_steps=env_steps, sps=sps))
+        record = combine(seeds, dict(epoch=i + 1, env_steps=steps, sps=sps))
         history.append(record)
         last_eval = record if "eval/success" in record else last_eval
         if files is not None:
@@ -256,7 +312,8 @@ def _loop(
                 files.save(ts, i + 1)
         for logger in loggers:
             logger(flat(record))
-        eta = (epochs - i - 1) * epoch_time
+        # The first epoch compiles: no estimate from it.
+        eta = None if first else (epochs - i - 1) * epoch_time
         log(progress_line(record, last_eval, (i + 1) / epochs, eta))
         if first:
             # Everything of the first iteration, evaluation included, is left out.

@@ -86,12 +86,19 @@ def test_run_writes_config_metrics_and_progress(run):
     ]
     assert records == history
     assert len(records) == (120_000 - 100 * 64) // (64 * 50)
-    assert records[-1]["env_steps"] == int(state.env_steps)
+    assert records[-1]["env_steps"] == int(state.collections) * 64 * 50
     for record in records:
         assert all(np.isfinite(v) for v in record.values())
-    assert lines[0].startswith("equicrl: point_maze_u_maze")
+    assert lines[0] == f"run directory: {run_dir}"
+    assert lines[1].startswith("equicrl: point_maze_u_maze")
     assert any(line.startswith("compiled and ran the first epoch") for line in lines)
-    assert any("sps" in line and "ETA" in line for line in lines)
+    # No estimate from the first epoch, which compiles; then steady ones.
+    progress = [line for line in lines if line.startswith("[")]
+    assert "sps and ETA estimating" in progress[0]
+    assert all(" sps | ETA " in line for line in progress[1:])
+    assert {"eval_every": 8, "checkpoint_every": None}.items() <= meta[
+        "options"
+    ].items()
     # End-of-run outputs: the learning curve and the final policy's trajectories.
     for name in ("learning_curve.png", "trajectories.png"):
         assert (run_dir / name).read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,115 @@
+"""A finished (or stopped) run read back from its directory, to use its policy."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import jax.random as jr
+
+from ._config import CRLConfig
+from ._evaluate import evaluate, evaluate_seeds
+from ._rundir import CHECKPOINT, config_from_dict, read_metrics
+from ._state import (
+    env_steps,
+    make_parts,
+    read_state,
+    seed_keys,
+    split_seed_key,
+    TrainState,
+)
+
+
+# The evaluation key `load_run(...).evaluate()` folds in by default: no epoch of
+# training uses it, so its episodes are not those of the run's own evaluations.
+EVAL_ONLY_KEY = 2**31 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A run read back by [`equicrl.load_run`][]."""
+
+    path: Path
+    config: CRLConfig
+    state: TrainState
+    """The checkpoint's state (of every seed: see [`equicrl.seed_state`][]); its
+    `buffer` is `None` if the checkpoint was saved without it."""
+    epoch: int
+    """The epoch of the checkpoint."""
+    history: list[dict]
+    """The metrics of epochs 1 to `epoch`."""
+    meta: dict
+    """The run's `config.json`: how it was started and resumed, and with what."""
+    env: object
+    """The training env (unwrapped [`equicrl.envs.GoalEnv`][])."""
+    eval_env: object
+    """The evaluation env (the `_eval` variant, if registered)."""
+
+    @property
+    def actor(self):
+        """The trained actor (with a leading seed axis for a run of several seeds)."""
+        return self.state.crl.actor
+
+    @property
+    def critic(self):
+        return self.state.crl.critic
+
+    @property
+    def env_steps(self) -> int:
+        return env_steps(self.config, self.state.collections)
+
+    def evaluate(
+        self, num_episodes: int | None = None, *, fold: int = EVAL_ONLY_KEY
+    ) -> list[dict[str, float]]:
+        """Evaluate the trained actor as training does ([`equicrl.evaluate`][] on
+        `eval_env`, `config.eval_envs` episodes unless `num_episodes`), with each
+        seed's evaluation key folded with `fold`. One dict per seed."""
+        c = self.config
+        keys = seed_keys(c)
+        kwargs = dict(
+            num_episodes=num_episodes or c.eval_envs, episode_length=c.episode_length
+        )
+
+        def eval_key(key):
+            return jr.fold_in(split_seed_key(key)[3], fold)
+
+        if c.num_seeds == 1:
+            key = eval_key(keys)
+            return [evaluate(self.actor, self.eval_env, key=key, **kwargs)]
+        keys = jax.vmap(eval_key)(keys)
+        return evaluate_seeds(self.actor, self.eval_env, keys=keys, **kwargs)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read the run in `run_dir` (written by [`equicrl.train`][] or an example) back:
+    its config, its newest checkpoint's state and trained networks, and its metrics.
+    Nothing in the directory is written.
+
+    ```python
+    run = equicrl.load_run("runs/point_maze_u_maze-seed0-20261126-101500")
+    run.actor, run.critic  # the trained networks
+    run.evaluate()  # [{"success": ..., "time_at_goal": ..., ...}]
+    ```
+
+    Works on any machine: the state is read onto the default device, whatever number
+    of devices trained it.
+
+    **Raises:**
+
+    `FileNotFoundError` if there is no `config.json` or checkpoint, `ValueError` if
+    the checkpoint is corrupt or does not belong to the config.
+    """
+    path = Path(run_dir)
+    meta_file = path / "config.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"no run in {path}: {meta_file} does not exist")
+    if not (path / CHECKPOINT).exists():
+        raise FileNotFoundError(f"the run in {path} has no checkpoint ({CHECKPOINT})")
+    meta = json.loads(meta_file.read_text())
+    config = config_from_dict(meta["config"])
+    overrides = meta.get("options", {}).get("env_overrides") or {}
+    # One device: a run trained on several reads back anywhere.
+    parts = make_parts(config.replace(num_devices=1), overrides)
+    state, epoch = read_state(path / CHECKPOINT, parts)
+    history = read_metrics(path, up_to=epoch)
+    return Run(path, config, state, epoch, history, meta, parts.env, parts.eval_env)

@@ -1,0 +1,39 @@
+"""The checks of a run that need nothing built or compiled: the env, the devices and
+the run directory. `train` runs them first, and the command line before anything else,
+so that a mistake is reported in a second, not after the build."""
+
+from pathlib import Path
+
+from ._config import CRLConfig
+from ._rundir import check_run_dir
+from ._sharding import make_mesh
+
+
+def check_run(
+    config: CRLConfig,
+    run_dir: str | Path | None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> dict | None:
+    """Raise naming the problem if `config.env_name` is not registered, the devices
+    are too few or do not split the work evenly, or the run directory cannot be used
+    as asked (see `check_run_dir`).
+
+    **Returns:**
+
+    The header of the checkpoint a resumed run starts from, or `None`.
+    """
+    from .envs import list_envs
+
+    if config.env_name not in list_envs():
+        raise ValueError(
+            f"unknown environment {config.env_name!r} (`env_name`); known "
+            f"environments: {', '.join(list_envs())}"
+        )
+    make_mesh(config)
+    if run_dir is None:
+        if resume or overwrite:
+            raise ValueError("`resume` and `overwrite` need a `run_dir`")
+        return None
+    return check_run_dir(run_dir, config, resume=resume, overwrite=overwrite)

@@ -1,0 +1,296 @@
+"""A run directory on disk: `config.json` (what ran, and how), `metrics.jsonl` (one
+record per epoch) and the checkpoints, written so that a kill at any moment leaves a
+loadable checkpoint and the metrics of every epoch it holds; and the checks on it that
+need nothing built, run before training starts."""
+
+import dataclasses
+import datetime
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from ._checkpoint import read_header, save_checkpoint
+from ._config import CRLConfig
+
+
+CHECKPOINT = "checkpoint.eqx"
+# With `keep_checkpoints > 1`, the checkpoints before the newest, by epoch.
+_OLDER = re.compile(r"checkpoint-epoch(\d+)\.eqx")
+# Written at the end of a run; removed with the rest by `overwrite`.
+OUTPUTS = ("learning_curve.png", "trajectories.png", "rollout.html")
+# Config fields a resumed run may change: a longer (or shorter) run, same otherwise.
+EXTENSIBLE = ("total_env_steps",)
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("equicrl", "jax", "jaxlib", "equinox", "optax", "brax", "mujoco"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def config_dict(config: CRLConfig) -> dict:
+    """`config` as the JSON it is saved as (so that saved and new compare equal)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(saved: dict) -> CRLConfig:
+    """The config saved in a run directory, with an error naming any field this
+    version of equicrl does not know."""
+    known = {f.name for f in dataclasses.fields(CRLConfig)}
+    unknown = sorted(set(saved) - known)
+    if unknown:
+        raise ValueError(
+            f"the saved config has fields this equicrl does not know: "
+            f"{', '.join(unknown)} (made by another version?)"
+        )
+    return CRLConfig(**saved)
+
+
+def differences(saved: dict, config: CRLConfig) -> list[str]:
+    """`field: saved -> new` for each field where `config` differs from `saved`."""
+    new = config_dict(config)
+    return [
+        f"{k}: {saved.get(k)!r} -> {new[k]!r}"
+        for k in new
+        if k not in saved or saved[k] != new[k]
+    ]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_metrics(path: Path, *, up_to: int | None = None) -> list[dict]:
+    """The records of `path/metrics.jsonl` up to epoch `up_to`. A last line cut short
+    by a kill is dropped."""
+    file = path / "metrics.jsonl"
+    if not file.exists():
+        return []
+    records = []
+    for line in file.read_text().splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break  # the write was interrupted
+        record = json.loads(line)
+        if up_to is None or record["epoch"] <= up_to:
+            records.append(record)
+    return records
+
+
+def older_checkpoints(path: Path) -> list[tuple[int, Path]]:
+    """`(epoch, file)` of the kept checkpoints before the newest, oldest first."""
+    if not path.is_dir():
+        return []
+    found = [(_OLDER.fullmatch(p.name), p) for p in path.iterdir()]
+    return sorted((int(m.group(1)), p) for m, p in found if m)
+
+
+def run_files(path: Path) -> list[Path]:
+    """The files of a run in `path` (none if it is empty or not a run)."""
+    if not path.is_dir():
+        return []
+    names = ("config.json", "metrics.jsonl", CHECKPOINT)
+    files = [path / n for n in names if (path / n).exists()]
+    return files + [p for _, p in older_checkpoints(path)]
+
+
+def describe_run(path: Path) -> str:
+    """A few words on the run in `path`, for error messages."""
+    parts = []
+    if (path / CHECKPOINT).exists():
+        try:
+            header = read_header(path / CHECKPOINT)
+            parts.append(f"a checkpoint at epoch {header['epoch']}")
+        except (ValueError, OSError, KeyError):
+            parts.append("an unreadable checkpoint")
+    metrics = read_metrics(path)
+    if metrics:
+        parts.append(f"metrics of {len(metrics)} epochs")
+    if (path / "config.json").exists():
+        parts.append("config.json")
+    return ", ".join(parts)
+
+
+def check_writable(path: Path) -> None:
+    """Raise a `PermissionError` unless files can be created in `path` (made here if
+    missing). By trying, since `os.access` says yes to root on a read-only mount."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".equicrl-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise PermissionError(
+            f"cannot write the run directory {path}: {e.strerror or e}"
+        ) from None
+
+
+def check_run_dir(
+    path: str | Path, config: CRLConfig, *, resume: bool, overwrite: bool
+) -> dict | None:
+    """Everything about the run directory that needs nothing built: refuse to replace
+    a run unless `overwrite`; on `resume`, read the checkpoint's header and compare its
+    config with `config` (only `EXTENSIBLE` fields may differ); check that the
+    directory can be written.
+
+    **Returns:**
+
+    The header of the checkpoint to resume from, or `None` (a new run, or a resumed run
+    killed before its first checkpoint, which starts over).
+    """
+    path = Path(path)
+    if resume and overwrite:
+        raise ValueError("`resume` and `overwrite` exclude each other")
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"the run directory {path} is a file")
+    if not resume:
+        if run_files(path) and not overwrite:
+            raise FileExistsError(
+                f"{path} already holds a run ({describe_run(path)}); resume it "
+                "(--resume / resume=True), replace it (--overwrite / "
+                "overwrite=True) or choose another run directory"
+            )
+        check_writable(path)
+        return None
+    if not run_files(path):
+        raise FileNotFoundError(f"nothing to resume: no run in {path}")
+    header = None
+    if (path / CHECKPOINT).exists():
+        header = read_header(path / CHECKPOINT)
+        saved = header.get("config", {})
+    else:
+        saved = json.loads((path / "config.json").read_text())["config"]
+    changed = differences(saved, config)
+    fixed = [d for d in changed if d.split(":")[0] not in EXTENSIBLE]
+    if fixed:
+        raise ValueError(
+            f"the run in {path} was made with another config; a resumed run may only "
+            f"change {', '.join(EXTENSIBLE)}, and these differ: {'; '.join(fixed)}"
+        )
+    if header is not None:
+        done = header["epoch"] * config.env_steps_per_collection
+        if config.total_env_steps < done + prefill_steps(config):
+            raise ValueError(
+                f"`total_env_steps` ({config.total_env_steps:,}) is less than the "
+                f"{done + prefill_steps(config):,} env steps the checkpoint in {path} "
+                "already holds"
+            )
+    check_writable(path)
+    return header
+
+
+def prefill_steps(config: CRLConfig) -> int:
+    return config.prefill_collections * config.env_steps_per_collection
+
+
+def num_epochs(config: CRLConfig) -> int:
+    """Epochs of a run: the env steps after the prefill in whole collections (at
+    least one)."""
+    rest = config.total_env_steps - prefill_steps(config)
+    return max(1, rest // config.env_steps_per_collection)
+
+
+class RunDir:
+    """The files of one run. Only the main process (process 0 of a multi-host run)
+    writes; every process reads the checkpoint on resume.
+
+    - `config.json`: the config, how the run was started (`record`: the training
+      options, and what the command line adds), the package versions, and one entry
+      per resume.
+    - `metrics.jsonl`: one record per epoch, flushed as written. On resume it is
+      rewritten (atomically) with the epochs the checkpoint holds.
+    - `checkpoint.eqx`: the newest checkpoint, replaced atomically; with
+      `keep_checkpoints > 1`, older ones as `checkpoint-epochN.eqx`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        config: CRLConfig,
+        *,
+        main_process: bool,
+        keep_checkpoints: int = 1,
+        checkpoint_buffer: bool = True,
+    ):
+        self.path = Path(path)
+        self.config = config
+        self.main_process = main_process
+        self.keep_checkpoints = keep_checkpoints
+        self.checkpoint_buffer = checkpoint_buffer
+        self.checkpoint = self.path / CHECKPOINT
+        self._metrics = None
+
+    def start(self, history: list[dict], record: dict, *, resumed_at: int | None):
+        """Write `config.json` and `metrics.jsonl` (the records of `history`), then
+        keep `metrics.jsonl` open for appending. `resumed_at`: the epoch resumed from
+        (0 if there was no checkpoint yet), or `None` for a new run (whose old run
+        files, under `overwrite`, go)."""
+        if not self.main_process:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        meta_file = self.path / "config.json"
+        entry = {**record, "time": now, "versions": versions()}
+        if resumed_at is None:
+            for file in run_files(self.path) + [self.path / n for n in OUTPUTS]:
+                file.unlink(missing_ok=True)
+            meta = {"config": config_dict(self.config), **entry, "resumes": []}
+        else:
+            meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+            meta.setdefault("resumes", []).append({"epoch": resumed_at, **entry})
+            meta["config"] = config_dict(self.config)
+        _atomic_write(meta_file, json.dumps(meta, indent=2) + "\n")
+        _atomic_write(
+            self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history)
+        )
+        self._metrics = open(self.path / "metrics.jsonl", "a")
+
+    def write(self, record: dict) -> None:
+        if self._metrics is not None:
+            self._metrics.write(json.dumps(record) + "\n")
+            self._metrics.flush()
+
+    def save(self, ts, epoch: int) -> None:
+        """Checkpoint `ts` at `epoch` (every process calls this: arrays split across
+        hosts are gathered). The newest checkpoint is always whole: the new one is
+        renamed over it, and the old one kept under its epoch if asked."""
+        keep = self.main_process and self.keep_checkpoints > 1
+        if keep and self.checkpoint.exists():
+            old = read_header(self.checkpoint)["epoch"]
+            older = self.path / f"checkpoint-epoch{old:06d}.eqx"
+            if not older.exists():
+                try:
+                    os.link(self.checkpoint, older)
+                except OSError:  # no hard links on this file system
+                    shutil.copyfile(self.checkpoint, older.with_suffix(".tmp"))
+                    os.replace(older.with_suffix(".tmp"), older)
+        if not self.checkpoint_buffer:
+            ts = dataclasses.replace(ts, buffer=None)
+        meta = {
+            "config": config_dict(self.config),
+            "epoch": epoch,
+            "buffer": self.checkpoint_buffer,
+        }
+        save_checkpoint(self.checkpoint, ts, meta)
+        if self.main_process:
+            older = older_checkpoints(self.path)
+            for _, file in older[: max(0, len(older) - self.keep_checkpoints + 1)]:
+                file.unlink()
+
+    def close(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
