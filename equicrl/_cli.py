@@ -1,14 +1,20 @@
 """The command-line interface the examples share: presets of `CRLConfig`, every field
-as a flag (by tyro, `pip install 'equicrl[examples]'`), a run directory, resume and
-optional loggers."""
+as a flag (by tyro, `pip install 'equicrl[examples]'`), a run directory that is never
+overwritten by mistake, resume and extend, evaluation of a trained run, and optional
+loggers. User errors are one line on stderr and exit status 2, before anything is
+built; Ctrl-C exits with status 130 and says how to resume."""
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
+import io
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._checks import check_positive_int
 from ._config import CRLConfig
 
 
@@ -20,14 +26,27 @@ class TrainOptions:
     preset: str = ""
     """Named starting config; the other flags change fields of it."""
     run_dir: Path | None = None
-    """Where outputs go (default: runs/ENV_NAME-DATE-TIME)."""
+    """Where outputs go (default: runs/ENV_NAME-seedSEED-DATE-TIME). A directory that
+    holds a run is refused unless --resume or --overwrite."""
     resume: Path | None = None
-    """Continue the run in this directory from its checkpoint, with its saved config
-    (the config flags are then ignored)."""
+    """Continue the run in this directory from its checkpoint, with its saved config.
+    Config flags are refused, except --total-env-steps (to extend a finished run)."""
+    overwrite: bool = False
+    """Replace the run in --run-dir, if there is one (its files are deleted)."""
+    eval_only: Path | None = None
+    """Evaluate the trained policy of this run directory and draw it, into a new
+    subfolder eval-DATE-TIME; nothing else in the run is touched."""
     eval_every: int = 10
     """Evaluate every this many epochs (and after the last)."""
     checkpoint_every: int = 10
     """Save a checkpoint every this many epochs (and after the last)."""
+    keep_checkpoints: int = 1
+    """Keep this many newest checkpoints (older ones as checkpoint-epochN.eqx)."""
+    light_checkpoints: bool = False
+    """Leave the replay buffer out of checkpoints: far smaller, but a run resumed from
+    one refills its buffer with random steps and is not bit-exact."""
+    progress_bar: bool = True
+    """Show a progress bar when stdout is a terminal (rich, installed with tyro)."""
     tensorboard: bool = False
     """Also log metrics for TensorBoard to RUN_DIR/tensorboard (needs tensorboardX)."""
     wandb_project: str | None = None
@@ -36,6 +55,35 @@ class TrainOptions:
     """Multi-host: call `jax.distributed.initialize()` first (one process per host;
     under SLURM it reads the job's layout itself). Then `num_devices` counts every
     host's devices."""
+
+
+_DEFAULTS = TrainOptions(config=CRLConfig())
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its run directory: one line, exit status 2."""
+
+
+# What the checks before the build raise for bad input: printed as one line.
+_USER_ERRORS = (UsageError, ValueError, TypeError, OSError, KeyError)
+
+
+# Options a resumed run takes from the command that started it, unless given again.
+_INHERITED = (
+    "eval_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "light_checkpoints",
+    "tensorboard",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    config: CRLConfig
+    run_dir: Path
+    resume: bool
+    options: TrainOptions
 
 
 def train_cli(
@@ -50,43 +98,71 @@ def train_cli(
 
     `--preset NAME` picks one of `presets` (the first is the default); every config
     field is then a flag (`--num-envs 64`, `--critic-depth 64`, ...); `--help` lists
-    them with the chosen preset's values. `--resume RUN_DIR` continues a run.
+    them with the chosen preset's values. `--resume RUN_DIR` continues a run (with
+    `--total-env-steps N`, extends it); `--eval-only RUN_DIR` evaluates a trained one.
+
+    Every check that needs nothing built runs first; a user error (a bad flag, an
+    unknown env, too few devices, a run directory that holds a run, a checkpoint that
+    is missing, truncated or of another config) is printed as one line and exits with
+    status 2. Ctrl-C exits with status 130, naming the last checkpoint and the
+    command that resumes from it.
 
     **Returns:**
 
-    `(state, history, run_dir)`.
+    `(state, history, run_dir)`; for `--eval-only`, `(run, results, out_dir)`.
     """
     import jax
 
-    from ._train import train
-
-    options, preset_config = _parse_options(presets, description, args, prog)
+    program = prog or Path(sys.argv[0]).name
+    argv = list(sys.argv[1:] if args is None else args)
+    with _user_errors(program):
+        options, preset_config = _parse_options(presets, description, argv, prog)
     if options.distributed:
         jax.distributed.initialize()
-    config, run_dir = _config_and_run_dir(options, preset_config)
-    main_process = jax.process_index() == 0
-    loggers = _make_loggers(options, config, run_dir, main_process)
-    try:
-        state, history = train(
-            config,
-            run_dir=run_dir,
-            eval_every=options.eval_every,
-            checkpoint_every=options.checkpoint_every,
-            resume=options.resume is not None,
-            loggers=loggers,
+    if options.eval_only is not None:
+        with _user_errors(program):
+            _refuse_run_flags(options, preset_config)
+            from ._load import load_run
+
+            run = load_run(options.eval_only)
+        from ._cli_run import evaluate_run
+
+        return evaluate_run(run)
+    with _user_errors(program):
+        plan = _plan(options, preset_config, program)
+        # Also run by train(); here so that its errors are one line.
+        from ._preflight import check_run
+
+        check_positive_int("--eval-every", plan.options.eval_every)
+        check_positive_int("--checkpoint-every", plan.options.checkpoint_every)
+        check_positive_int("--keep-checkpoints", plan.options.keep_checkpoints)
+        header = check_run(
+            plan.config, plan.run_dir, resume=plan.resume, overwrite=options.overwrite
         )
-    finally:
-        for logger in loggers:
-            logger.close()
-    if main_process:
-        _print_summary(config, history, run_dir)
-    return state, history, run_dir
+    from ._cli_run import run_training
+    from ._rundir import num_epochs
+
+    finished = header is not None and header["epoch"] >= num_epochs(plan.config)
+    return run_training(plan, program, argv, finished=finished)
+
+
+@contextlib.contextmanager
+def _user_errors(program: str):
+    """Turn the user errors raised inside into one line on stderr and exit 2."""
+    try:
+        yield
+    except _USER_ERRORS as e:
+        message = " ".join(str(e).split()) or type(e).__name__
+        if isinstance(e, KeyError) and e.args:
+            message = str(e.args[0])
+        print(f"{program}: error: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 def _parse_options(
     presets: Mapping[str, CRLConfig],
     description: str,
-    args: Sequence[str] | None,
+    args: list[str],
     prog: str | None,
 ) -> tuple[TrainOptions, CRLConfig]:
     """The parsed options, and the config of the preset they start from."""
@@ -96,94 +172,127 @@ def _parse_options(
         raise ValueError("`presets` must name at least one config")
     names = list(presets)
     # A first pass finds the preset, so that `--help` shows its values as defaults.
-    pre = argparse.ArgumentParser(add_help=False, prog=prog)
-    pre.add_argument("--preset", choices=names, default=names[0])
+    pre = argparse.ArgumentParser(add_help=False, prog=prog, exit_on_error=False)
+    pre.add_argument("--preset", default=names[0])
     known, _ = pre.parse_known_args(args)
+    if known.preset not in presets:
+        raise UsageError(
+            f"unknown --preset {known.preset!r}; the presets are {', '.join(names)}"
+        )
     description = (
         f"{description}\n\nPresets (--preset): {', '.join(names)}; default "
         f"{names[0]}. The defaults below are those of --preset {known.preset}."
     )
     default = TrainOptions(config=presets[known.preset], preset=known.preset)
-    options = tyro.cli(
-        TrainOptions,
-        default=default,
-        args=args,
-        prog=prog,
-        description=description,
-        config=(tyro.conf.OmitArgPrefixes,),
-    )
+    with _one_line_tyro_errors():
+        options = tyro.cli(
+            TrainOptions,
+            default=default,
+            args=args,
+            prog=prog,
+            description=description,
+            config=(tyro.conf.OmitArgPrefixes,),
+        )
     return options, presets[known.preset]
 
 
-def _config_and_run_dir(
-    options: TrainOptions, preset_config: CRLConfig
-) -> tuple[CRLConfig, Path]:
-    """The run's config and directory: the saved ones under `--resume`, else the
-    flags' config and `--run-dir` (or a new dated directory)."""
+@contextlib.contextmanager
+def _one_line_tyro_errors():
+    """tyro reports a bad flag in a box of several lines; keep its message, as one
+    line (or its whole output, if the message cannot be found)."""
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            yield
+    except SystemExit as e:
+        text = err.getvalue()
+        if e.code not in (0, None):
+            # The box's rows, without their borders; the message ends at a rule.
+            rows = [r.strip(" │╭╮╰╯") for r in text.splitlines()]
+            found = next((i for i, r in enumerate(rows) if "Error parsing" in r), None)
+            if found is not None:
+                end = next(
+                    (j for j in range(found, len(rows)) if rows[j].startswith("──")),
+                    len(rows),
+                )
+                message = " ".join(rows[found:end])
+                # A config value that its checks refuse: the check's message says all.
+                message = message.removeprefix("Error parsing config: ")
+                raise UsageError(message) from None
+        sys.stderr.write(text)
+        raise
+    sys.stderr.write(err.getvalue())
+
+
+def _refuse_run_flags(options: TrainOptions, preset_config: CRLConfig) -> None:
+    changed = _changed_fields(options.config, preset_config)
+    if options.resume or options.run_dir or changed:
+        raise UsageError(
+            "--eval-only reads everything from the run; leave out --resume, "
+            "--run-dir and config flags"
+            + (f" (given: {', '.join(changed)})" * bool(changed))
+        )
+
+
+def _changed_fields(config: CRLConfig, preset_config: CRLConfig) -> list[str]:
+    return [
+        f.name
+        for f in dataclasses.fields(CRLConfig)
+        if getattr(config, f.name) != getattr(preset_config, f.name)
+    ]
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _plan(options: TrainOptions, preset_config: CRLConfig, program: str) -> _Plan:
+    """The run's config and directory: the saved ones under `--resume` (with
+    `--total-env-steps`, extended), else the flags' config and `--run-dir` (or a new
+    directory named after the env, seeds and time)."""
+    from ._rundir import config_from_dict, EXTENSIBLE
+
     if options.resume is None:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         config = options.config
-        return config, options.run_dir or Path("runs") / f"{config.env_name}-{stamp}"
+        run_dir = options.run_dir or _default_run_dir(config)
+        return _Plan(config, run_dir, False, options)
     run_dir = options.resume
-    if options.config != preset_config:
-        raise SystemExit(
-            "--resume continues with the config saved in the run directory; "
-            "leave out the config flags"
+    if options.run_dir is not None or options.overwrite:
+        raise UsageError(
+            "--resume continues a run in place: leave out --run-dir and --overwrite"
         )
     saved = run_dir / "config.json"
     if not saved.exists():
-        raise SystemExit(f"--resume: {saved} does not exist")
-    config = CRLConfig(**json.loads(saved.read_text())["config"])
-    print(f"resuming {run_dir} with the config saved in {saved}", flush=True)
-    return config, run_dir
-
-
-def _make_loggers(
-    options: TrainOptions, config: CRLConfig, run_dir: Path, main_process: bool
-) -> list:
-    """The optional loggers the flags ask for, on the main process only."""
-    from ._loggers import TensorBoardLogger, WandbLogger
-
-    loggers = []
-    if options.tensorboard and main_process:
-        loggers.append(TensorBoardLogger(run_dir / "tensorboard"))
-    if options.wandb_project is not None and main_process:
-        loggers.append(
-            WandbLogger(
-                project=options.wandb_project,
-                name=run_dir.name,
-                config=dataclasses.asdict(config),
-                dir=str(run_dir),
-            )
+        raise FileNotFoundError(f"nothing to resume: {saved} does not exist")
+    meta = json.loads(saved.read_text())
+    made_by = meta.get("program")
+    if made_by is not None and made_by != program:
+        raise UsageError(
+            f"{run_dir} was made by {made_by}, not {program}; resume it with "
+            f"{made_by} --resume {run_dir}"
         )
-    return loggers
+    changed = _changed_fields(options.config, preset_config)
+    refused = [f for f in changed if f not in EXTENSIBLE]
+    if refused:
+        raise UsageError(
+            "--resume continues with the config saved in the run directory; only "
+            f"{', '.join(map(_flag, EXTENSIBLE))} may change it (to extend the run), "
+            f"and these flags were given: {', '.join(map(_flag, refused))}"
+        )
+    config = config_from_dict(meta["config"])
+    config = config.replace(**{f: getattr(options.config, f) for f in changed})
+    # The options of the latest command that ran it.
+    saved_options = ([meta, *meta.get("resumes", [])])[-1].get("cli", {})
+    inherited = {
+        name: saved_options[name]
+        for name in _INHERITED
+        if name in saved_options and getattr(options, name) == getattr(_DEFAULTS, name)
+    }
+    return _Plan(config, run_dir, True, dataclasses.replace(options, **inherited))
 
 
-def _print_summary(config: CRLConfig, history: list[dict], run_dir: Path) -> None:
-    """The last evaluation's metrics and each seed's score (the paper's: the mean of
-    the last 5 evaluations), if any, and the files the run wrote."""
-    evals = [r for r in history if "eval/success" in r]
-    if evals:
-        last = evals[-1]
-        over = (
-            f"mean over {config.num_seeds} seeds ± standard error over seeds"
-            if config.num_seeds > 1
-            else "± standard error"
-        )
-        print(
-            f"final evaluation ({config.eval_envs} episodes on the eval env, {over}): "
-            f"success {last['eval/success']:.2f} ± {last['eval/success_stderr']:.2f}, "
-            f"time at goal {last['eval/time_at_goal']:.1f}, final distance "
-            f"{last['eval/final_dist']:.2f}"
-        )
-    if len(evals) >= 5:
-        for i in range(config.num_seeds):
-            own = [r["seeds"][i] if "seeds" in r else r for r in evals[-5:]]
-            success = sum(r["eval/success"] for r in own) / 5
-            time_at_goal = sum(r["eval/time_at_goal"] for r in own) / 5
-            print(
-                f"seed {config.seed + i}: mean of the last 5 evaluations: success "
-                f"{success:.2f}, time at goal {time_at_goal:.1f}"
-            )
-    files = sorted(p.name for p in run_dir.iterdir())
-    print(f"outputs in {run_dir}/: {', '.join(files)}", flush=True)
+def _default_run_dir(config: CRLConfig) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    last = config.seed + config.num_seeds - 1
+    seeds = f"seed{config.seed}" + (f"-{last}" if last != config.seed else "")
+    return Path("runs") / f"{config.env_name}-{seeds}-{stamp}"

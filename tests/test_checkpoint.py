@@ -1,6 +1,16 @@
-"""Checkpoints: kill-and-resume equals an uninterrupted run; bad ones fail clearly."""
+"""Checkpoints: a run stopped by real signals (SIGKILL, Ctrl-C) at several moments
+leaves a loadable checkpoint and resumes to exactly the uninterrupted run; it can be
+extended and evaluated without being touched; bad checkpoints fail clearly."""
 
+import hashlib
 import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import equinox as eqx
 import jax
@@ -26,6 +36,19 @@ TINY = equicrl.CRLConfig(
     total_env_steps=20 * 16 + 6 * 160,  # prefill, then 6 epochs
     eval_envs=8,
 )
+
+
+# The same run, two epochs longer.
+LONGER = TINY.replace(total_env_steps=20 * 16 + 8 * 160)
+
+SCRIPT = f"""
+import equicrl
+
+PRESETS = {{"tiny": equicrl.{TINY!r}}}
+
+if __name__ == "__main__":
+    equicrl.train_cli(PRESETS, description="A tiny run for the tests.")
+"""
 
 
 class Killed(Exception):
@@ -80,17 +103,9 @@ def _kill_and_resume(config, run_dir):
         checkpoint_every=2,
         eval_every=2,
         resume=True,
+        keep_checkpoints=2,
         log=lambda _: None,
     )
-
-
-def test_kill_and_resume_equals_uninterrupted(tmp_path, uninterrupted):
-    state, history = uninterrupted
-    assert len(history) == 6
-    resumed, resumed_history = _kill_and_resume(TINY, tmp_path)
-    for x, y in zip(_leaves(state), _leaves(resumed), strict=True):
-        np.testing.assert_array_equal(x, y)
-    assert _timeless(resumed_history) == _timeless(history)
 
 
 @pytest.fixture(scope="module")
@@ -107,37 +122,229 @@ def seed_one(tmp_path_factory):
     return state, history, run_dir
 
 
+def _start(script, args, env):
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=script.parent,
+    )
+
+
+def _stop_after(process, prefix, sig, delay=0.0):
+    """Read the process's stdout until a line starts with `prefix`, wait `delay` s,
+    send `sig`; return (exit status, stdout, stderr)."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(prefix):
+            time.sleep(delay)
+            process.send_signal(sig)
+            break
+    out, err = process.communicate(timeout=120)
+    return process.returncode, "".join(lines) + out, err
+
+
+def _check_loadable(run_dir):
+    """The newest checkpoint loads, and metrics.jsonl holds every epoch it holds."""
+    run = equicrl.load_run(run_dir)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines(keepends=True)
+    whole = [json.loads(line) for line in lines if line.endswith("\n")]
+    assert [r["epoch"] for r in whole[: run.epoch]] == list(range(1, run.epoch + 1))
+    assert run.history == whole[: run.epoch]
+    return run
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """The tiny example as a user runs it, stopped by real signals at several moments
+    and resumed each time, then extended. The processes share a persistent
+    compilation cache, so only the first compiles."""
+    root = tmp_path_factory.mktemp("killed")
+    script = root / "tiny.py"
+    script.write_text(SCRIPT)
+    run_dir = root / "run"
+    env = {
+        **os.environ,
+        "JAX_COMPILATION_CACHE_DIR": str(root / "cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    flags = ["--checkpoint-every", "1", "--eval-every", "2"]
+    rng = random.Random(0)
+    stops = []
+
+    # SIGKILL while it builds: no checkpoint yet, so resuming starts over.
+    process = _start(script, ["--run-dir", str(run_dir), *flags], env)
+    stops.append(_stop_after(process, "run directory", signal.SIGKILL))
+    assert not (run_dir / "checkpoint.eqx").exists()
+    # Ctrl-C once the first epoch is done: status 130, the last checkpoint and the
+    # command that resumes from it.
+    process = _start(script, ["--resume", str(run_dir)], env)
+    stops.append(_stop_after(process, "[", signal.SIGINT))
+    after_interrupt = _check_loadable(run_dir)
+    # SIGKILL at a random moment after the next epoch (maybe mid-save).
+    process = _start(script, ["--resume", str(run_dir)], env)
+    stops.append(_stop_after(process, "[", signal.SIGKILL, rng.uniform(0, 0.03)))
+    after_kill = _check_loadable(run_dir)
+    # To the end.
+    finished = _start(script, ["--resume", str(run_dir)], env).communicate(timeout=300)
+    done = _check_loadable(run_dir)
+    full_size = (run_dir / "checkpoint.eqx").stat().st_size
+    # Extended by an epoch with a light checkpoint (no replay buffer), then by one
+    # more from it (the buffer refilled).
+    seven = str(LONGER.total_env_steps - 160)
+    extend = ["--resume", str(run_dir), "--total-env-steps", seven]
+    extended = _start(script, [*extend, "--light-checkpoints"], env).communicate(
+        timeout=300
+    )
+    light = _check_loadable(run_dir)
+    light_size = (run_dir / "checkpoint.eqx").stat().st_size
+    extend = [
+        "--resume",
+        str(run_dir),
+        "--total-env-steps",
+        str(LONGER.total_env_steps),
+    ]
+    refilled = _start(script, extend, env).communicate(timeout=300)
+    return dict(
+        run_dir=run_dir,
+        stops=stops,
+        after_interrupt=after_interrupt,
+        after_kill=after_kill,
+        finished=finished,
+        done=done,
+        extended=extended,
+        light=light,
+        sizes=(full_size, light_size),
+        refilled=refilled,
+    )
+
+
+def test_real_kills_leave_a_loadable_run_that_resumes_exactly(
+    killed_run, uninterrupted
+):
+    run_dir = killed_run["run_dir"]
+    (code, out, _), (int_code, _, int_err), (kill_code, _, _) = killed_run["stops"]
+    assert code == -signal.SIGKILL and out.startswith(f"run directory: {run_dir}")
+    assert int_code == 130
+    epoch = killed_run["after_interrupt"].epoch
+    assert 1 <= epoch < 6
+    assert f"interrupted; the last checkpoint is epoch {epoch}" in int_err
+    assert f"tiny.py --resume {run_dir}" in int_err
+    assert "Traceback" not in int_err
+    assert kill_code == -signal.SIGKILL
+    assert epoch < killed_run["after_kill"].epoch < 6
+    assert "resumed" in killed_run["finished"][0], killed_run["finished"][1]
+    # It ends exactly as the uninterrupted run: same parameters, buffer, keys...
+    done = killed_run["done"]
+    assert done.epoch == 6
+    for x, y in zip(_leaves(uninterrupted[0]), _leaves(done.state), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert _timeless(done.history) == _timeless(uninterrupted[1])
+    # Each epoch once, in order, whatever was killed when.
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["epoch"] for r in records] == list(range(1, 9))
+    # Extended from the finished run, recorded as resumes.
+    out, err = killed_run["extended"]
+    assert "resumed" in out and "at epoch 6" in out, err
+    meta = json.loads((run_dir / "config.json").read_text())
+    assert meta["config"]["total_env_steps"] == LONGER.total_env_steps
+    resumed_from = [0, epoch, killed_run["after_kill"].epoch, 6, 7]
+    assert [r["epoch"] for r in meta["resumes"]] == resumed_from
+    assert meta["program"] == "tiny.py" and meta["preset"] == "tiny"
+    assert meta["options"]["checkpoint_every"] == 1
+    assert meta["command"][:2] == ["tiny.py", "--run-dir"]
+    assert {"jax", "brax", "python"} <= set(meta["versions"])
+
+
+def test_light_checkpoints_leave_out_the_buffer_and_resume_by_refilling(killed_run):
+    full, light = killed_run["sizes"]
+    assert killed_run["light"].epoch == 7 and killed_run["light"].state.buffer is None
+    assert light < full / 2
+    # Its actor is the one the next epoch starts from.
+    out, err = killed_run["refilled"]
+    assert "refilled the buffer with 320 random steps" in out, err
+    assert "resumed" in out and "at epoch 7" in out
+
+
+def test_load_run_and_eval_only_leave_the_run_untouched(killed_run, capsys):
+    run_dir = killed_run["run_dir"]
+    before = _digest(run_dir)
+    run = equicrl.load_run(run_dir)
+    assert run.config == LONGER
+    assert run.epoch == 8 and len(run.history) == 8
+    assert run.env_steps == run.history[-1]["env_steps"] == 2 * 160 + 8 * 160
+    assert isinstance(run.actor, equicrl.GoalConditionedActor)
+    code, out, err = _cli(["--eval-only", str(run_dir)], capsys)
+    assert code == 0, err
+    (folder,) = run_dir.glob("eval-*")
+    result = json.loads((folder / "eval.json").read_text())
+    assert result["epoch"] == 8 and set(result["seeds"]["0"]) >= {"success"}
+    assert (folder / "trajectories.png").read_bytes()[:4] == b"\x89PNG"
+    assert "seed 0: success" in out
+    after = _digest(run_dir)
+    assert {k: v for k, v in after.items() if not k.startswith("eval-")} == before
+
+
+def _digest(path):
+    return {
+        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _cli(args, capsys):
+    try:
+        equicrl.train_cli({"tiny": TINY}, description="tiny", args=args)
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path, seed_one):
-    data = (seed_one[2] / "checkpoint.eqx").read_bytes()
-    checkpoint = tmp_path / "checkpoint.eqx"
-    checkpoint.write_bytes(data)
-    # A different config.
-    with pytest.raises(ValueError, match="different config.*seed"):
-        equicrl.train(TINY, run_dir=tmp_path, resume=True, log=lambda _: None)
     one = TINY.replace(seed=1)
-    # Truncated.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    checkpoint = run_dir / "checkpoint.eqx"
+    data = (seed_one[2] / "checkpoint.eqx").read_bytes()
+    # Checked from the header, before anything is built: the fields that differ.
+    checkpoint.write_bytes(data)
+    with pytest.raises(ValueError, match="these differ: seed: 1 -> 0"):
+        equicrl.train(TINY, run_dir=run_dir, resume=True, log=lambda _: None)
+    # Truncated, or a foreign file.
     checkpoint.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="corrupt"):
-        equicrl.train(one, run_dir=tmp_path, resume=True, log=lambda _: None)
-    # Garbage header.
+    with pytest.raises(ValueError, match="corrupt.*truncated"):
+        equicrl.train(one, run_dir=run_dir, resume=True, log=lambda _: None)
     checkpoint.write_bytes(b"\xff\xfe not json\n" + data)
-    with pytest.raises(ValueError, match="corrupt"):
-        equicrl.train(one, run_dir=tmp_path, resume=True, log=lambda _: None)
+    with pytest.raises(ValueError, match="not an equicrl checkpoint"):
+        equicrl.train(one, run_dir=run_dir, resume=True, log=lambda _: None)
+    # A header that matches, over arrays of another shape: found when deserialising.
+    header, _, payload = data.partition(b"\n")
+    swapped = bytearray(data)
+    swapped[len(header) + 1 :] = payload[::-1]
+    checkpoint.write_bytes(bytes(swapped))
+    from equicrl._state import make_parts, read_state
+
+    with pytest.raises(ValueError, match="corrupt or does not match"):
+        read_state(checkpoint, make_parts(one))
     # Nothing to resume.
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
         equicrl.train(TINY, run_dir=tmp_path / "empty", resume=True, log=lambda _: None)
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, seed_one
 ):
-    # Two good epochs (checkpointed), killed in the third...
-    with pytest.raises(Killed):
-        equicrl.train(
-            TINY, run_dir=tmp_path, checkpoint_every=2, outputs=False, log=_kill_at(3)
-        )
+    # A copy of a finished run of 6 epochs, extended by two with a critic loss that
+    # is NaN from its first gradient step.
+    shutil.copytree(seed_one[2], tmp_path, dirs_exist_ok=True)
     good = (tmp_path / "checkpoint.eqx").read_bytes()
-    # ...then resumed with a critic loss that is NaN from its first gradient step.
     infonce = equicrl._update.infonce_loss
     monkeypatch.setattr(
         equicrl._update,
@@ -146,7 +353,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     )
     with pytest.raises(FloatingPointError) as error:
         equicrl.train(
-            TINY,
+            LONGER.replace(seed=1),
             run_dir=tmp_path,
             checkpoint_every=1,
             resume=True,
@@ -156,8 +363,8 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     message = str(error.value)
     gradient_steps = TINY.gradient_steps_per_collection
     assert "`critic_loss` is not finite (nan)" in message
-    assert f"gradient step 1 of {gradient_steps} in epoch 3" in message
-    assert f"gradient step {2 * gradient_steps + 1} of the run" in message
+    assert f"gradient step 1 of {gradient_steps} in epoch 7" in message
+    assert f"gradient step {6 * gradient_steps + 1} of the run" in message
     assert "last good checkpoint" in message
     assert (tmp_path / "checkpoint.eqx").read_bytes() == good
 
@@ -213,7 +420,8 @@ def test_each_seed_of_a_multi_seed_run_is_the_run_of_that_seed(
         json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()
     ]
     assert written == multi_history
-    assert lines[0].startswith("equicrl: point_maze_u_maze, 16 envs, 2 seeds")
+    assert lines[0] == f"run directory: {run_dir}"
+    assert lines[1].startswith("equicrl: point_maze_u_maze, 16 envs, 2 seeds")
     assert any("eval (2 seeds): time at goal" in line for line in lines)
 
 
@@ -225,6 +433,10 @@ def test_kill_and_resume_of_a_multi_seed_run_equals_uninterrupted(
     for x, y in zip(_leaves(state), _leaves(resumed), strict=True):
         np.testing.assert_array_equal(x, y)
     assert _timeless(resumed_history) == _timeless(history)
+    # The two newest checkpoints are kept (epochs 6 and 4; 2 is gone).
+    kept = sorted(p.name for p in tmp_path.glob("checkpoint*"))
+    assert kept == ["checkpoint-epoch000004.eqx", "checkpoint.eqx"]
+    assert equicrl.load_run(tmp_path).epoch == 6
 
 
 def test_a_non_finite_loss_names_its_seed():

@@ -71,11 +71,13 @@ def test_humanoid_smoke_preset_trains_and_writes_outputs(tmp_path, monkeypatch, 
     events = list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
 
-    # --resume takes the saved config; a finished run has nothing left to do.
+    # --resume takes the saved config; a finished run has nothing left to do, and
+    # nothing in it is written.
+    files = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
     _run_example("humanoid_maze.py", ["--resume", str(run_dir)], monkeypatch)
     out = capsys.readouterr().out
-    assert f"resuming {run_dir}" in out
-    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
+    assert f"resuming {run_dir}" in out and "is finished (epoch 1 of 1)" in out
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == files
 
 
 def test_wandb_logger_logs_records_against_env_steps(monkeypatch):

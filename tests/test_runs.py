@@ -1,0 +1,184 @@
+"""User errors answered in one line (exit status 2) within seconds, before anything is
+built, and run directories never replaced by mistake. (Real kills, resume, extend and
+evaluate-only runs: test_checkpoint.py.)"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import equicrl
+from equicrl import envs
+from equicrl._checkpoint import save_checkpoint
+from equicrl._rundir import config_dict
+
+
+TINY = equicrl.CRLConfig(
+    env_name="point_maze_u_maze",
+    num_envs=16,
+    unroll_length=10,
+    episode_length=20,
+    replay_rows=100,
+    prefill_rows=20,
+    batch_size=32,
+    env_steps_per_gradient_step=10,
+    actor_width=16,
+    critic_width=16,
+    repr_dim=8,
+    total_env_steps=20 * 16 + 8 * 160,  # prefill, then 8 epochs
+    eval_envs=8,
+)
+
+
+def _cli(args, capsys):
+    """Run the tiny example's command line in this process: (exit status, stdout,
+    stderr)."""
+    presets = {"tiny": TINY}
+    try:
+        equicrl.train_cli(presets, description="tiny", args=args, prog="tiny.py")
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _fake_run(path, config=TINY, *, program="tiny.py", epoch=2):
+    """A run directory as a run leaves it (config.json, metrics, a checkpoint whose
+    header holds `config`); the checkpoint's arrays are a stand-in, since these checks
+    read only its header."""
+    path.mkdir(parents=True)
+    meta = {"config": config_dict(config), "program": program, "cli": {}}
+    (path / "config.json").write_text(json.dumps(meta))
+    records = [{"epoch": i + 1, "env_steps": 0} for i in range(epoch)]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    save_checkpoint(
+        path / "checkpoint.eqx",
+        {"x": np.zeros(10_000, np.float32)},
+        {"config": config_dict(config), "epoch": epoch, "buffer": True},
+    )
+    return path
+
+
+def _digest(path):
+    return {
+        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
+
+
+BAD_FLAGS = [
+    (["--env-name", "nope"], "unknown environment 'nope'"),
+    (["--num-devices", "4"], "`num_devices` is 4 but JAX sees"),
+    (["--critic-depth", "6"], "must be a multiple of `layers_per_block`"),
+    (["--num-envs", "4", "--batch-size", "256"], "is more than the 80 transitions"),
+    (["--eval-envs", "1"], "`eval_envs` (1) must be at least 2"),
+    (["--preset", "nope"], "unknown --preset 'nope'"),
+    (["--eval-every", "0"], "`--eval-every` must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_FLAGS)
+def test_bad_flags_are_one_line_and_status_2(args, message, tmp_path, capsys):
+    start = time.perf_counter()
+    code, out, err = _cli([*args, "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 2
+    assert err.startswith("tiny.py: error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert "Traceback" not in err and out == ""
+    assert not (tmp_path / "run").exists()
+    assert time.perf_counter() - start < 3
+
+
+def test_bad_run_directories_are_one_line_and_status_2(tmp_path, capsys):
+    run = _fake_run(tmp_path / "run")
+    before = _digest(run)
+    truncated = _fake_run(tmp_path / "truncated")
+    data = (truncated / "checkpoint.eqx").read_bytes()
+    (truncated / "checkpoint.eqx").write_bytes(data[: len(data) // 2])
+    foreign = _fake_run(tmp_path / "foreign")
+    (foreign / "checkpoint.eqx").write_bytes(b'{"step": 3}\n' + os.urandom(64))
+    # A checkpoint of another run copied over this run's.
+    other = _fake_run(tmp_path / "other")
+    elsewhere = _fake_run(tmp_path / "elsewhere", TINY.replace(num_envs=32, seed=5))
+    (other / "checkpoint.eqx").write_bytes((elsewhere / "checkpoint.eqx").read_bytes())
+    humanoid = _fake_run(tmp_path / "humanoid", program="humanoid_maze.py")
+    (tmp_path / "a-file").write_text("")
+    cases = [
+        # Never replace a run by mistake.
+        (["--run-dir", str(run)], "already holds a run (a checkpoint at epoch 2"),
+        (["--run-dir", str(tmp_path / "a-file" / "run")], "cannot write the run"),
+        (["--resume", str(tmp_path / "missing")], "nothing to resume"),
+        (["--resume", str(truncated)], "is corrupt: "),
+        (["--resume", str(foreign)], "is not an equicrl checkpoint"),
+        # The saved config's fields that differ are named.
+        (["--resume", str(other)], "num_envs: 32 -> 16; seed: 5 -> 0"),
+        (["--resume", str(run), "--num-envs", "32"], "flags were given: --num-envs"),
+        (["--resume", str(run), "--total-env-steps", "400"], "less than the 640"),
+        (["--resume", str(humanoid)], "made by humanoid_maze.py, not tiny.py"),
+        (["--resume", str(run), "--run-dir", str(run)], "leave out --run-dir"),
+        (["--eval-only", str(run), "--seed", "3"], "given: seed"),
+        (["--eval-only", str(tmp_path / "missing")], "no run in"),
+    ]
+    for args, message in cases:
+        start = time.perf_counter()
+        code, out, err = _cli(args, capsys)
+        assert code == 2, args
+        assert err.startswith("tiny.py: error: ") and err.count("\n") == 1, err
+        assert message in err, (args, err)
+        assert time.perf_counter() - start < 3
+    assert _digest(run) == before
+    # The library refuses the same, before building anything.
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        equicrl.train(TINY, run_dir=run)
+    with pytest.raises(ValueError, match="num_envs: 32 -> 16"):
+        equicrl.train(TINY, run_dir=elsewhere, resume=True)
+    assert _digest(run) == before
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    from equicrl._cli import TrainOptions
+    from equicrl._cli_run import _progress
+
+    options = TrainOptions(config=TINY)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert _progress(options, TINY, True, bar=True)[1] is None
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    off = dataclasses.replace(options, progress_bar=False)
+    assert _progress(off, TINY, True, bar=True)[1] is None
+    log, bar = _progress(options, TINY, True, bar=True)
+    try:
+        (task,) = bar.progress.tasks
+        assert task.total == 8
+        bar({"epoch": 3, "env_steps": 800})
+        assert task.completed == 3
+        log("[ 37.5%] brackets are not markup")
+    finally:
+        bar.close()
+
+
+def test_env_steps_are_counted_past_int32():
+    from equicrl._state import env_steps
+
+    # Collections are counted in the state (an int32), env steps in Python.
+    collections = jnp.array([2**31 - 1, 2**31 - 1], jnp.int32)  # two seeds
+    assert env_steps(TINY, collections) == (2**31 - 1) * 160 > 2**31
+
+
+def test_an_evaluation_of_one_episode_has_no_standard_error():
+    env = envs.make_env("point_maze_u_maze_eval")
+    actor = equicrl.GoalConditionedActor(
+        env.state_dim, env.goal_dim, env.action_size, width=8, depth=4, key=jr.key(0)
+    )
+    result = equicrl.evaluate(
+        actor, env, num_episodes=1, episode_length=3, key=jr.key(1)
+    )
+    assert set(result) == {"time_at_goal", "success", "final_dist"}
