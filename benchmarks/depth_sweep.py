@@ -182,7 +182,9 @@ def main(args=None) -> dict:
     for depth in depths:
         config = base.replace(actor_depth=depth, critic_depth=depth)
         run_dir = runs / f"depth_{depth}"
-        resume = (run_dir / "checkpoint.eqx").exists()
+        # A run directory is never replaced: one this sweep started is resumed
+        # (from the start if it was stopped before its first checkpoint).
+        resume = (run_dir / "config.json").exists()
         start = time.perf_counter()
         _, history = equicrl.train(
             config,

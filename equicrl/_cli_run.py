@@ -111,7 +111,7 @@ class _Bar:
         self.progress.start()
 
     def log(self, line: str) -> None:
-        self.progress.console.print(line, markup=False, highlight=False)
+        self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def __call__(self, record: dict) -> None:
         self.progress.update(self.task, completed=record["epoch"])
