@@ -191,7 +191,10 @@ class TrajectoryBuffer(eqx.Module):
         own = self.episode_id[self._physical(time), env]
         # Binary search for the first chronological row after `time` whose episode id
         # differs: ids only grow along a column, so "differs" is monotone in time.
-        lo, hi = time + 1, self.size + jnp.zeros_like(time)
+        # `0 * time`, not `zeros_like(time)`: under `shard_map`, jax < 0.7 gives
+        # `zeros_like` of a per-device array no per-device type, and the loop carry's
+        # types would differ between input and output.
+        lo, hi = time + 1, self.size + 0 * time
 
         def body(_, bounds):
             lo, hi = bounds

@@ -189,14 +189,6 @@ def train(
         return ts, read_metrics(Path(run_dir), up_to=start_epoch)
     files, history = None, []
     if run_dir is not None:
-        files = RunDir(
-            run_dir,
-            c,
-            main_process=main_process,
-            keep_checkpoints=keep_checkpoints,
-            checkpoint_buffer=checkpoint_buffer,
-        )
-        history = read_metrics(files.path, up_to=start_epoch) if resume else []
         options = dict(
             eval_every=eval_every,
             checkpoint_every=checkpoint_every,
@@ -204,11 +196,8 @@ def train(
             checkpoint_buffer=checkpoint_buffer,
             env_overrides=env_overrides or {},
         )
-        # Written before the build, so that a run killed at any moment can resume.
-        files.start(
-            history,
-            {"options": options, **(record or {})},
-            resumed_at=start_epoch if resume else None,
+        files, history = _open_run_dir(
+            c, run_dir, start_epoch if resume else None, options, record, main_process
         )
         log(f"run directory: {files.path}")
     try:
@@ -228,6 +217,21 @@ def train(
     if files is not None and outputs:
         _outputs(parts, ts, history, files.path, eval_keys, log)
     return ts, history
+
+
+def _open_run_dir(c, run_dir, resumed_at, options, record, main_process):
+    """The run directory, its `config.json` and `metrics.jsonl` written (before the
+    build, so that a run killed at any moment can resume), and the history so far."""
+    files = RunDir(
+        run_dir,
+        c,
+        main_process=main_process,
+        keep_checkpoints=options["keep_checkpoints"],
+        checkpoint_buffer=options["checkpoint_buffer"],
+    )
+    history = [] if resumed_at is None else read_metrics(files.path, up_to=resumed_at)
+    files.start(history, {"options": options, **(record or {})}, resumed_at=resumed_at)
+    return files, history
 
 
 def _start(c: CRLConfig, files, header, env_overrides, log):

@@ -135,6 +135,16 @@ def test_zero_horizon_gives_zero_offset():
     assert int(k[0]) == 0 and int(k[2]) == 0 and int(k[1]) == 1 and 1 <= int(k[3]) <= 5
 
 
+def _jaxprs_in_params(params):
+    # As `jax.extend.core.jaxprs_in_params`, which only jax >= 0.10 has.
+    for value in params.values():
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, jax.extend.core.ClosedJaxpr):
+                yield v.jaxpr
+            elif isinstance(v, jax.extend.core.Jaxpr):
+                yield v
+
+
 def test_sampling_never_builds_a_T_by_T_array():
     capacity = 1000
     example = {"obs": jnp.zeros((2, 7))}
@@ -147,7 +157,7 @@ def test_sampling_never_builds_a_T_by_T_array():
         for eqn in jaxpr.eqns:
             for var in eqn.outvars:
                 yield int(np.prod(var.aval.shape))
-            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            for sub in _jaxprs_in_params(eqn.params):
                 yield from sizes(sub)
 
     assert max(sizes(jaxpr.jaxpr)) < capacity * capacity

@@ -1,5 +1,23 @@
 """Goal-conditioned environments: point-mass mazes in JAX, Brax ant and humanoid."""
 
+import contextlib
+import importlib
+import io
+import sys
+
+
+# mujoco.mjx (imported by brax) prints "Failed to import warp: ..." and "Failed to
+# import mujoco_warp: ..." to stdout when the optional `warp` package is missing.
+# Import it first with stdout captured, and pass on any other line it prints.
+if "mujoco.mjx" not in sys.modules:
+    with contextlib.redirect_stdout(io.StringIO()) as _out:
+        importlib.import_module("mujoco.mjx")
+    for _line in _out.getvalue().splitlines():
+        if not _line.startswith(
+            ("Failed to import warp: ", "Failed to import mujoco_warp: ")
+        ):
+            print(_line)
+
 from ._goal_env import GoalAutoResetWrapper as GoalAutoResetWrapper, GoalEnv as GoalEnv
 from ._layouts import (
     get_layout as get_layout,

@@ -17,7 +17,7 @@ from brax.envs.humanoid import Humanoid
 
 from ._goal_env import check_cell_fractions, GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
-from ._walls import system_with_walls
+from ._walls import quiet_brax_load, system_with_walls
 
 
 class _LocomotionGoalEnv(GoalEnv):
@@ -197,12 +197,13 @@ class AntGoalEnv(_LocomotionGoalEnv):
         backend: str = "spring",
     ):
         self.goal_radius = float(goal_radius)
-        robot = Ant(
-            backend=backend,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=False,
-            terminate_when_unhealthy=True,
-        )
+        with quiet_brax_load():
+            robot = Ant(
+                backend=backend,
+                reset_noise_scale=reset_noise_scale,
+                exclude_current_positions_from_observation=False,
+                terminate_when_unhealthy=True,
+            )
         super().__init__(
             robot,
             "ant.xml",
@@ -267,12 +268,13 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         backend: str = "spring",
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
-        robot = Humanoid(
-            backend=backend,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=False,
-            terminate_when_unhealthy=True,
-        )
+        with quiet_brax_load():
+            robot = Humanoid(
+                backend=backend,
+                reset_noise_scale=reset_noise_scale,
+                exclude_current_positions_from_observation=False,
+                terminate_when_unhealthy=True,
+            )
         super().__init__(
             robot,
             "humanoid.xml",

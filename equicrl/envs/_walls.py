@@ -5,8 +5,10 @@ body, on a contact bit of their own, so that the robot's floor and self contacts
 exactly those of its Brax env.
 """
 
+import contextlib
+import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from brax.io import mjcf
 from etils import epath
@@ -88,6 +90,19 @@ def add_maze_walls(
     return ET.tostring(root, encoding="unicode")
 
 
+@contextlib.contextmanager
+def quiet_brax_load() -> Iterator[None]:
+    """Silence the one warning Brax's MJCF loader gives on every load (Brax's
+    System is no longer maintained): not ours to act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message="Brax System, piplines and environments are not actively",
+            category=UserWarning,
+        )
+        yield
+
+
 def system_with_walls(
     robot_env, asset: str, layout: MazeLayout | None, cell_size: float, wall_geoms
 ):
@@ -96,6 +111,7 @@ def system_with_walls(
         return robot_env.sys
     path = epath.resource_path("brax") / "envs" / "assets" / asset
     xml = add_maze_walls(path.read_text(), layout, cell_size, wall_geoms=wall_geoms)
-    sys = mjcf.loads(xml)
+    with quiet_brax_load():
+        sys = mjcf.loads(xml)
     # Walls add geoms only: keep the robot env's physics options and actuators.
     return sys.replace(opt=robot_env.sys.opt, actuator=robot_env.sys.actuator)
