@@ -12,6 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import equinox as eqx
+
 from ._checkpoint import read_header, save_checkpoint
 from ._config import CRLConfig
 
@@ -278,7 +280,7 @@ class RunDir:
                     shutil.copyfile(self.checkpoint, older.with_suffix(".tmp"))
                     os.replace(older.with_suffix(".tmp"), older)
         if not self.checkpoint_buffer:
-            ts = dataclasses.replace(ts, buffer=None)
+            ts = eqx.tree_at(lambda t: t.buffer, ts, None)
         meta = {
             "config": config_dict(self.config),
             "epoch": epoch,

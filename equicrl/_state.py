@@ -30,7 +30,9 @@ class TrainState(eqx.Module):
     """
 
     crl: CRLState
-    buffer: TrajectoryBuffer
+    buffer: TrajectoryBuffer | None
+    """The replay buffer; `None` only in a state read from a light checkpoint (see
+    `train(checkpoint_buffer=False)`)."""
     env_state: PyTree
     episode_id: Int[Array, " num_envs"]
     key: PRNGKeyArray
@@ -158,7 +160,8 @@ def read_state(path: Path, parts: Parts) -> tuple[TrainState, int]:
     checkpoint (saved without its replay buffer) gives `buffer=None`."""
     like = eqx.filter_eval_shape(seeds_initial_state(parts), seed_keys(parts.config))
     if not read_header(path).get("buffer", True):
-        like = dataclasses.replace(like, buffer=None)
+        # tree_at, not dataclasses.replace: no __init__ (and its type checks).
+        like = eqx.tree_at(lambda t: t.buffer, like, None)
     ts, meta = load_checkpoint(path, like)
     return ts, int(meta["epoch"])
 
