@@ -42,7 +42,13 @@ TINY = equicrl.CRLConfig(
 LONGER = TINY.replace(total_env_steps=20 * 16 + 8 * 160)
 
 SCRIPT = f"""
+import signal
+
 import equicrl
+
+# Ctrl-C as in a terminal: a job started in the background (as CI may run the suite)
+# inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 PRESETS = {{"tiny": equicrl.{TINY!r}}}
 
@@ -161,14 +167,17 @@ def _check_loadable(run_dir):
 def killed_run(tmp_path_factory):
     """The tiny example as a user runs it, stopped by real signals at several moments
     and resumed each time, then extended. The processes share a persistent
-    compilation cache, so only the first compiles."""
+    compilation cache, so each program compiles once."""
     root = tmp_path_factory.mktemp("killed")
     script = root / "tiny.py"
     script.write_text(SCRIPT)
     run_dir = root / "run"
     env = {
         **os.environ,
-        "JAX_COMPILATION_CACHE_DIR": str(root / "cache"),
+        # The session's cache (conftest.py), else one of their own.
+        "JAX_COMPILATION_CACHE_DIR": os.environ.get(
+            "JAX_COMPILATION_CACHE_DIR", str(root / "cache")
+        ),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
     }
     flags = ["--checkpoint-every", "1", "--eval-every", "2"]
