@@ -174,10 +174,7 @@ def killed_run(tmp_path_factory):
     run_dir = root / "run"
     env = {
         **os.environ,
-        # The session's cache (conftest.py), else one of their own.
-        "JAX_COMPILATION_CACHE_DIR": os.environ.get(
-            "JAX_COMPILATION_CACHE_DIR", str(root / "cache")
-        ),
+        "JAX_COMPILATION_CACHE_DIR": str(root / "cache"),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
     }
     flags = ["--checkpoint-every", "1", "--eval-every", "2"]
