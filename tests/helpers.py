@@ -22,3 +22,49 @@ def float_arrays(shape, *, low=-3.0, high=3.0):
 
 
 seeds = st.integers(0, 2**31 - 1)
+
+
+def tiny_config(epochs):
+    """The tests' tiny point-maze run: a prefill of 2 collections of 16 envs x 10
+    steps, then `epochs` epochs of 160 env steps; compiles and runs in seconds."""
+    import equicrl
+
+    return equicrl.CRLConfig(
+        env_name="point_maze_u_maze",
+        num_envs=16,
+        unroll_length=10,
+        episode_length=20,
+        replay_rows=100,
+        prefill_rows=20,
+        batch_size=32,
+        env_steps_per_gradient_step=10,
+        actor_width=16,
+        critic_width=16,
+        repr_dim=8,
+        total_env_steps=20 * 16 + epochs * 160,
+        eval_envs=8,
+    )
+
+
+def run_cli(presets, args, capsys, *, prog=None):
+    """Run `equicrl.train_cli` in this process: (exit status, stdout, stderr)."""
+    import equicrl
+
+    try:
+        equicrl.train_cli(presets, description="tiny", args=args, prog=prog)
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def digest(path):
+    """The sha256 of every file under `path`, by relative path."""
+    import hashlib
+
+    return {
+        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }

@@ -2,7 +2,6 @@
 leaves a loadable checkpoint and resumes to exactly the uninterrupted run; it can be
 extended and evaluated without being touched; bad checkpoints fail clearly."""
 
-import hashlib
 import json
 import os
 import random
@@ -17,25 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import digest, run_cli, tiny_config
 
 import equicrl
 
 
-TINY = equicrl.CRLConfig(
-    env_name="point_maze_u_maze",
-    num_envs=16,
-    unroll_length=10,
-    episode_length=20,
-    replay_rows=100,
-    prefill_rows=20,
-    batch_size=32,
-    env_steps_per_gradient_step=10,
-    actor_width=16,
-    critic_width=16,
-    repr_dim=8,
-    total_env_steps=20 * 16 + 6 * 160,  # prefill, then 6 epochs
-    eval_envs=8,
-)
+TINY = tiny_config(epochs=6)  # prefill, then 6 epochs
 
 
 # The same run, two epochs longer.
@@ -279,40 +265,22 @@ def test_light_checkpoints_leave_out_the_buffer_and_resume_by_refilling(killed_r
 
 def test_load_run_and_eval_only_leave_the_run_untouched(killed_run, capsys):
     run_dir = killed_run["run_dir"]
-    before = _digest(run_dir)
+    before = digest(run_dir)
     run = equicrl.load_run(run_dir)
     assert run.config == LONGER
     assert run.epoch == 8 and len(run.history) == 8
     # The prefill, 8 epochs and the refill after the light checkpoint.
     assert run.env_steps == run.history[-1]["env_steps"] == (2 + 8 + 2) * 160
     assert isinstance(run.actor, equicrl.GoalConditionedActor)
-    code, out, err = _cli(["--eval-only", str(run_dir)], capsys)
+    code, out, err = run_cli({"tiny": TINY}, ["--eval-only", str(run_dir)], capsys)
     assert code == 0, err
     (folder,) = run_dir.glob("eval-*")
     result = json.loads((folder / "eval.json").read_text())
     assert result["epoch"] == 8 and set(result["seeds"]["0"]) >= {"success"}
     assert (folder / "trajectories.png").read_bytes()[:4] == b"\x89PNG"
     assert "seed 0: success" in out
-    after = _digest(run_dir)
+    after = digest(run_dir)
     assert {k: v for k, v in after.items() if not k.startswith("eval-")} == before
-
-
-def _digest(path):
-    return {
-        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _cli(args, capsys):
-    try:
-        equicrl.train_cli({"tiny": TINY}, description="tiny", args=args)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path, seed_one):

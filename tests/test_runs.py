@@ -3,7 +3,6 @@ built, and run directories never replaced by mistake. (Real kills, resume, exten
 evaluate-only runs: test_checkpoint.py.)"""
 
 import dataclasses
-import hashlib
 import json
 import os
 import sys
@@ -13,6 +12,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from helpers import digest, run_cli, tiny_config
 
 import equicrl
 from equicrl import envs
@@ -20,34 +20,7 @@ from equicrl._checkpoint import save_checkpoint
 from equicrl._rundir import config_dict
 
 
-TINY = equicrl.CRLConfig(
-    env_name="point_maze_u_maze",
-    num_envs=16,
-    unroll_length=10,
-    episode_length=20,
-    replay_rows=100,
-    prefill_rows=20,
-    batch_size=32,
-    env_steps_per_gradient_step=10,
-    actor_width=16,
-    critic_width=16,
-    repr_dim=8,
-    total_env_steps=20 * 16 + 8 * 160,  # prefill, then 8 epochs
-    eval_envs=8,
-)
-
-
-def _cli(args, capsys):
-    """Run the tiny example's command line in this process: (exit status, stdout,
-    stderr)."""
-    presets = {"tiny": TINY}
-    try:
-        equicrl.train_cli(presets, description="tiny", args=args, prog="tiny.py")
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+TINY = tiny_config(epochs=8)  # prefill, then 8 epochs
 
 
 def _fake_run(path, config=TINY, *, program="tiny.py", epoch=2):
@@ -67,14 +40,6 @@ def _fake_run(path, config=TINY, *, program="tiny.py", epoch=2):
     return path
 
 
-def _digest(path):
-    return {
-        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*"))
-        if p.is_file()
-    }
-
-
 BAD_FLAGS = [
     (["--env-name", "nope"], "unknown environment 'nope'"),
     (["--num-devices", "4"], "`num_devices` is 4 but JAX sees"),
@@ -89,7 +54,8 @@ BAD_FLAGS = [
 @pytest.mark.parametrize("args, message", BAD_FLAGS)
 def test_bad_flags_are_one_line_and_status_2(args, message, tmp_path, capsys):
     start = time.perf_counter()
-    code, out, err = _cli([*args, "--run-dir", str(tmp_path / "run")], capsys)
+    args = [*args, "--run-dir", str(tmp_path / "run")]
+    code, out, err = run_cli({"tiny": TINY}, args, capsys, prog="tiny.py")
     assert code == 2
     assert err.startswith("tiny.py: error: ") and err.count("\n") == 1, err
     assert message in err
@@ -100,7 +66,7 @@ def test_bad_flags_are_one_line_and_status_2(args, message, tmp_path, capsys):
 
 def test_bad_run_directories_are_one_line_and_status_2(tmp_path, capsys):
     run = _fake_run(tmp_path / "run")
-    before = _digest(run)
+    before = digest(run)
     truncated = _fake_run(tmp_path / "truncated")
     data = (truncated / "checkpoint.eqx").read_bytes()
     (truncated / "checkpoint.eqx").write_bytes(data[: len(data) // 2])
@@ -130,18 +96,18 @@ def test_bad_run_directories_are_one_line_and_status_2(tmp_path, capsys):
     ]
     for args, message in cases:
         start = time.perf_counter()
-        code, out, err = _cli(args, capsys)
+        code, out, err = run_cli({"tiny": TINY}, args, capsys, prog="tiny.py")
         assert code == 2, args
         assert err.startswith("tiny.py: error: ") and err.count("\n") == 1, err
         assert message in err, (args, err)
         assert time.perf_counter() - start < 3
-    assert _digest(run) == before
+    assert digest(run) == before
     # The library refuses the same, before building anything.
     with pytest.raises(FileExistsError, match="already holds a run"):
         equicrl.train(TINY, run_dir=run)
     with pytest.raises(ValueError, match="num_envs: 32 -> 16"):
         equicrl.train(TINY, run_dir=elsewhere, resume=True)
-    assert _digest(run) == before
+    assert digest(run) == before
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
