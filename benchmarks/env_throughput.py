@@ -7,11 +7,16 @@ ours for comparison. `train:NAME` is the env as training steps it:
 `wrap_for_training(make_env(NAME))` (episodes and the auto-reset with a fresh start
 and goal included) against the bare env `NAME` beside it; the table ends with their
 ratio. `NAME+feet` is a maze whose walls touch the robot's feet only (the model before
-whole-body walls), to show what the release's wall contacts cost. Each point runs in a
-fresh process.
+whole-body walls), to show what the release's wall contacts cost. `mjx:NAME` is the
+physics floor of an arm task: the same model compiled by MuJoCo from the env's MJCF
+and stepped by MJX directly (`mjx.step` 25 times per env step, on `mjx.Data`, the
+controls mapped from the same random actions), with none of our env's work (Brax's
+state, the observation, the metrics); the table ends with ours / floor. Each point
+runs in a fresh process.
 
     python benchmarks/env_throughput.py
     python benchmarks/env_throughput.py --envs point_maze_u_maze --num-envs 1024
+    python benchmarks/env_throughput.py --arm    # the four arm tasks and their floors
 
 Writes `benchmarks/results/env_throughput.json` and prints a Markdown table.
 """
@@ -38,13 +43,47 @@ DEFAULT_ENVS = [
     "train:humanoid_u_maze",
     "brax:humanoid",
 ]
+ARM_ENVS = [
+    f"{prefix}arm_{task}"
+    for task in ("push_easy", "push_hard", "binpick_easy", "binpick_hard")
+    for prefix in ("", "mjx:")
+]
+
+
+def mjx_floor(name: str):
+    """`(reset, batched_step, action_size)` stepping the arm model of `name` with MJX
+    alone: a vmapped `mjx.step`, 25 times per env step, on the model compiled from
+    the env's MJCF."""
+    import jax
+    import mujoco
+    from mujoco import mjx
+
+    from equicrl import envs
+
+    env = envs.make_env(name)
+    model = mjx.put_model(mujoco.MjModel.from_xml_string(env.xml))
+
+    def reset(key):
+        q, _ = env.initial_q(key)
+        return mjx.forward(model, mjx.make_data(model).replace(qpos=q))
+
+    def step(data, action):
+        data = data.replace(ctrl=env.motor_controls(action))
+        data = jax.lax.fori_loop(0, 25, lambda _, d: mjx.step(model, d), data)
+        # Something to return per env, as the envs' reward.
+        return data, data.qpos[0]
+
+    return jax.vmap(reset), jax.vmap(step), env.action_size
 
 
 def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
     import jax
     import jax.numpy as jnp
 
-    if name.startswith("brax:"):
+    if name.startswith("mjx:"):
+        reset, mjx_step, action_size = mjx_floor(name[4:])
+        reset = jax.jit(reset)
+    elif name.startswith("brax:"):
         from brax import envs as brax_envs
 
         env = brax_envs.get_environment(name[5:], backend="spring")
@@ -56,7 +95,9 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
         base = name.removeprefix("train:").removesuffix("+feet")
         overrides = {"wall_geoms": ()} if name.endswith("+feet") else {}
         env = envs.make_env(base, **overrides)
-    if name.startswith("train:"):
+    if name.startswith("mjx:"):
+        pass
+    elif name.startswith("train:"):
         # Already batched; auto-reset included.
         env = envs.wrap_for_training(env)
         reset, batched_step = jax.jit(env.reset), env.step
@@ -66,14 +107,16 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
     @jax.jit
     def rollout(state, key):
         def body(state, k):
-            action = jax.random.uniform(
-                k, (num_envs, env.action_size), minval=-1, maxval=1
-            )
+            action = jax.random.uniform(k, (num_envs, action_size), minval=-1, maxval=1)
+            if name.startswith("mjx:"):
+                return mjx_step(state, action)
             state = batched_step(state, action)
             return state, state.reward
 
         return jax.lax.scan(body, state, jax.random.split(key, unroll))
 
+    if not name.startswith("mjx:"):
+        action_size = env.action_size
     t0 = time.perf_counter()
     state = reset(jax.random.split(jax.random.key(0), num_envs))
     state, r = rollout(state, jax.random.key(1))
@@ -101,7 +144,9 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
         steps=steps,
         seconds=elapsed,
         steps_per_s=steps / elapsed,
-        finite=bool(jnp.all(jnp.isfinite(state.obs))),
+        finite=bool(
+            jnp.all(jnp.isfinite(state.qpos if name.startswith("mjx:") else state.obs))
+        ),
         # Episodes that ended in the last call (auto-reset only): resets did happen.
         **({"done_last_call": int(state.done.sum())} if "train:" in name else {}),
     )
@@ -110,6 +155,9 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=DEFAULT_ENVS)
+    parser.add_argument(
+        "--arm", action="store_true", help="the arm tasks and their MJX floors"
+    )
     parser.add_argument("--num-envs", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--unroll", type=int, default=20, help="steps per jitted call")
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per point")
@@ -118,6 +166,10 @@ def main() -> None:
     parser.add_argument("--point", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.arm:
+        args.envs = ARM_ENVS
+        if args.out == RESULTS / "env_throughput.json":
+            args.out = RESULTS / "env_throughput_arm.json"
     if args.point:
         name, n, unroll, budget = args.point
         print(json.dumps(measure(name, int(n), int(unroll), float(budget))))
@@ -168,6 +220,15 @@ def main() -> None:
         print("\n| training wrapper / bare env | envs | ratio |\n|---|---:|---:|")
         for env, n, ratio in ratios:
             print(f"| {env[6:]} | {n} | {ratio:.2f} |")
+    floors = [
+        (env, n, by_point[env, n]["steps_per_s"] / p["steps_per_s"])
+        for (floor, n), p in by_point.items()
+        if floor.startswith("mjx:") and ((env := floor[4:]), n) in by_point
+    ]
+    if floors:
+        print("\n| arm env / MJX floor | envs | ratio |\n|---|---:|---:|")
+        for env, n, ratio in floors:
+            print(f"| {env} | {n} | {ratio:.2f} |")
     print(f"wrote {args.out}")
 
 

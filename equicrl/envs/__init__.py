@@ -1,4 +1,5 @@
-"""Goal-conditioned environments: point-mass mazes in JAX, Brax ant and humanoid."""
+"""Goal-conditioned environments: point-mass mazes in JAX, Brax ant and humanoid, and
+the Franka-arm push and binpick tasks on MJX."""
 
 import contextlib
 import importlib
@@ -18,6 +19,8 @@ if "mujoco.mjx" not in sys.modules:
         ):
             print(_line)
 
+from ._arm import ArmGoalEnv as ArmGoalEnv
+from ._arm_model import arm_mjcf as arm_mjcf, ArmTask as ArmTask, TASKS as TASKS
 from ._goal_env import GoalAutoResetWrapper as GoalAutoResetWrapper, GoalEnv as GoalEnv
 from ._layouts import (
     get_layout as get_layout,

@@ -4,6 +4,8 @@ from brax.envs.base import Env
 from brax.envs.wrappers.training import EpisodeWrapper, VmapWrapper
 
 from .._checks import check_positive_int
+from ._arm import ArmGoalEnv
+from ._arm_model import TASKS as ARM_TASKS
 from ._goal_env import GoalAutoResetWrapper, GoalEnv
 from ._locomotion import AntGoalEnv, HumanoidGoalEnv
 from ._point_maze import PointMaze
@@ -120,5 +122,13 @@ def _register_locomotion() -> None:
             )
 
 
+def _register_arms() -> None:
+    # The arm tasks have no evaluation variants: training and evaluation draw starts
+    # and goals from the same ranges.
+    for name in ARM_TASKS:
+        register_env(name, lambda name=name, **kw: ArmGoalEnv(name, **kw))
+
+
 _register_point_mazes()
 _register_locomotion()
+_register_arms()
