@@ -22,13 +22,36 @@ def _run_example(name, args, monkeypatch):
     return runpy.run_path(str(EXAMPLES / name), run_name="__main__")
 
 
-@pytest.mark.parametrize("name", ["point_maze.py", "ant_maze.py", "humanoid_maze.py"])
+@pytest.mark.parametrize(
+    "name", ["point_maze.py", "ant_maze.py", "humanoid_maze.py", "arm.py"]
+)
 def test_help_lists_presets_and_config_flags(name, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit:
         _run_example(name, ["--help"], monkeypatch)
     assert exit.value.code == 0
     out = capsys.readouterr().out
     assert "--preset" in out and "--critic-depth" in out and "--resume" in out
+
+
+def test_arm_presets_are_the_paper_tasks():
+    presets = runpy.run_path(str(EXAMPLES / "arm.py"))["PRESETS"]
+    tasks = {name: c.env_name for name, c in presets.items() if name != "smoke"}
+    assert tasks == {
+        "push-easy": "arm_push_easy",
+        "push-hard": "arm_push_hard",
+        "binpick-hard": "arm_binpick_hard",
+        "binpick-easy": "arm_binpick_easy",
+    }
+    for name, c in presets.items():
+        assert c.env_name in envs.list_envs()
+        if name != "smoke":
+            # The release's defaults: 512 envs, 1000-step episodes, 100M steps.
+            assert (c.num_envs, c.episode_length) == (512, 1000)
+            assert c.total_env_steps == 100_000_000
+    # One short epoch after the prefill.
+    smoke = presets["smoke"]
+    prefill = smoke.prefill_collections * smoke.env_steps_per_collection
+    assert smoke.total_env_steps == prefill + smoke.env_steps_per_collection
 
 
 def test_bad_flags_fail_clearly(monkeypatch, capsys):

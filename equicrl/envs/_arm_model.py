@@ -124,7 +124,7 @@ _VISUAL = 'contype="0" conaffinity="0" group="2"'
 _ARM_RGBA = "0.92 0.92 0.95 1"
 
 
-def _fmt(*values: float) -> str:
+def _fmt(*values: float | int) -> str:
     return " ".join(f"{v:g}" for v in values)
 
 
