@@ -360,8 +360,8 @@ def test_held_actions_match_the_reference():
 def test_fingers_pressed_on_the_table_match_cpu_mujoco():
     # The reference row is MuJoCo 3.2.6's: 3.2.6 on this very model reproduces it to
     # 5e-5 (benchmarks/arm_reference.py, results/arm_reference_mujoco326.json), but
-    # MuJoCo 4's contacts settle
-    # the pressed arm elsewhere (joint6 1.52 rather than 1.43). So: the qualitative
+    # MuJoCo 4's contacts settle the pressed arm elsewhere (joint6 1.52 rather than
+    # 1.43). So: the qualitative
     # facts of the reference, and CPU MuJoCo (float64, the C engine) on the same
     # model as the independent check of MJX.
     env, actions, (_, (obs, q, fingers, *_)), _ = _push_easy()
