@@ -152,6 +152,12 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
     )
 
 
+def _rate(steps_per_s: float) -> str:
+    """Steps per second to print: whole numbers, but two decimals below 100 (MJX on a
+    CPU steps a few env steps per second)."""
+    return f"{steps_per_s:,.0f}" if steps_per_s >= 100 else f"{steps_per_s:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=DEFAULT_ENVS)
@@ -189,7 +195,8 @@ def main() -> None:
                 print(f"{name:22s} {n:6d} envs: {result['error']}", flush=True)
             else:
                 print(
-                    f"{name:22s} {n:6d} envs: {result['steps_per_s']:12,.0f} steps/s "
+                    f"{name:22s} {n:6d} envs: {_rate(result['steps_per_s']):>12} "
+                    "steps/s "
                     f"(compile {result['compile_s']:.1f} s)",
                     flush=True,
                 )
@@ -207,7 +214,7 @@ def main() -> None:
             print(f"| {p['env']} | {p['num_envs']} | {p['error']} | |")
         else:
             print(
-                f"| {p['env']} | {p['num_envs']} | {p['steps_per_s']:,.0f} | "
+                f"| {p['env']} | {p['num_envs']} | {_rate(p['steps_per_s'])} | "
                 f"{p['compile_s']:.1f} |"
             )
     by_point = {(p["env"], p["num_envs"]): p for p in points if "error" not in p}
