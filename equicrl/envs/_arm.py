@@ -8,7 +8,7 @@ from brax.envs.base import PipelineEnv, State
 from brax.io import mjcf
 
 from ._arm_model import arm_mjcf, ArmTask, CUBE_HALF, TASKS
-from ._goal_env import GoalEnv
+from ._goal_env import goal_state, GoalEnv
 from ._walls import quiet_brax_load
 
 
@@ -16,11 +16,11 @@ from ._walls import quiet_brax_load
 RESET_ARM_Q = (1.571, 0.742, 0.0, -1.571, 0.0, 3.054, 1.449)
 RESET_FINGER_Q = (0.04, 0.04)
 # Policy action -> absolute control targets of the seven arm actuators: a = -1 gives
-# the low value, a = +1 the high one. Joints 3, 5 and 7 are held fixed; the action's
-# first four numbers drive joints 1, 2, 4 and 6.
+# the low value, a = +1 the high one. The action's first four numbers drive joints 1,
+# 2, 4 and 6; joints 3, 5 and 7 are held fixed (low = high).
 _CTRL_LOW = (0.3491, 0.0, 0.0, -3.0718, 0.0, 2.3562, 1.4487)
 _CTRL_HIGH = (2.7925, 1.48353, 0.0, -0.0698, 0.0, 3.7525, 1.4487)
-_ACTION_SLOT = (0, 1, None, 2, None, 3, None)
+_ACTION_JOINTS = (0, 1, 3, 5)
 _FINGERS_OPEN = 255.0
 # Brax link indices (MuJoCo body id - 1) of link7 and the two fingers.
 _LINK7, _LEFT_FINGER, _RIGHT_FINGER = 8, 9, 10
@@ -78,11 +78,6 @@ class ArmGoalEnv(GoalEnv, PipelineEnv):
         low, high = np.asarray(_CTRL_LOW), np.asarray(_CTRL_HIGH)
         self._ctrl_mid = jnp.asarray((low + high) / 2, jnp.float32)
         self._ctrl_half = jnp.asarray((high - low) / 2, jnp.float32)
-        pick = np.zeros((4, 7), np.float32)
-        for joint, slot in enumerate(_ACTION_SLOT):
-            if slot is not None:
-                pick[slot, joint] = 1
-        self._pick = jnp.asarray(pick)
 
     state_dim = property(lambda self: 17)
     goal_dim = property(lambda self: 3)
@@ -94,7 +89,8 @@ class ArmGoalEnv(GoalEnv, PipelineEnv):
     def motor_controls(self, action: jax.Array) -> jax.Array:
         """The nine actuator controls for a policy action: the arm's absolute joint
         targets, then both fingers' (255, open, unless `action[4] > 0`)."""
-        arm = self._ctrl_mid + self._ctrl_half * (action[:4] @ self._pick)
+        per_joint = jnp.zeros(7).at[jnp.array(_ACTION_JOINTS)].set(action[:4])
+        arm = self._ctrl_mid + self._ctrl_half * per_joint
         fingers = jnp.where(action[4] > 0, 0.0, _FINGERS_OPEN)
         return jnp.concatenate([arm, jnp.stack([fingers, fingers])])
 
@@ -158,14 +154,4 @@ class ArmGoalEnv(GoalEnv, PipelineEnv):
             "success_easy": (dist < 0.3).astype(jnp.float32),
             "success_hard": (dist < 0.03).astype(jnp.float32),
         }
-        obs = jnp.concatenate([robot_obs, goal])
-        reward, done = metrics["success"], jnp.zeros(())
-        if previous is None:
-            return State(ps, obs, reward, done, metrics, {"goal": goal})
-        return previous.replace(
-            pipeline_state=ps,
-            obs=obs,
-            reward=reward,
-            done=done,
-            metrics={**previous.metrics, **metrics},
-        )
+        return goal_state(ps, robot_obs, goal, metrics, jnp.zeros(()), previous)

@@ -42,6 +42,31 @@ def check_cell_fractions(high: float, why: str, **fractions: float) -> None:
             )
 
 
+def goal_state(
+    pipeline_state,
+    robot_obs: jax.Array,
+    goal: jax.Array,
+    metrics: dict,
+    done,
+    previous: State | None,
+) -> State:
+    """The `State` of a Brax-based goal env after a reset (`previous` is `None`) or a
+    step: observation `concat(robot_obs, goal)`, reward `metrics["success"]`, the
+    commanded goal in `info["goal"]`; a step keeps `previous`'s info and updates its
+    metrics."""
+    obs = jnp.concatenate([robot_obs, goal])
+    reward = metrics["success"]
+    if previous is None:
+        return State(pipeline_state, obs, reward, done, metrics, {"goal": goal})
+    return previous.replace(
+        pipeline_state=pipeline_state,
+        obs=obs,
+        reward=reward,
+        done=done,
+        metrics={**previous.metrics, **metrics},
+    )
+
+
 class GoalEnv(Env):
     """A goal-conditioned Brax environment: the interface equicrl's training relies on.
 

@@ -15,7 +15,7 @@ from brax.envs.ant import Ant
 from brax.envs.base import State
 from brax.envs.humanoid import Humanoid
 
-from ._goal_env import check_cell_fractions, GoalEnv, sample_near_cell
+from ._goal_env import check_cell_fractions, goal_state, GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
 from ._walls import quiet_brax_load, system_with_walls
 
@@ -147,16 +147,7 @@ class _LocomotionGoalEnv(GoalEnv):
         low, high = self.healthy_z_range
         done = ((z < low) | (z > high)).astype(jnp.float32)
         metrics = {"dist": dist, "success": success}
-        obs = jnp.concatenate([robot_obs, goal])
-        if previous is None:
-            return State(pipeline_state, obs, success, done, metrics, {"goal": goal})
-        return previous.replace(
-            pipeline_state=pipeline_state,
-            obs=obs,
-            reward=success,
-            done=done,
-            metrics={**previous.metrics, **metrics},
-        )
+        return goal_state(pipeline_state, robot_obs, goal, metrics, done, previous)
 
 
 class AntGoalEnv(_LocomotionGoalEnv):
