@@ -80,11 +80,20 @@ def controls(action) -> np.ndarray:
     return np.array(arm + [fingers, fingers])
 
 
-def held(model, action, steps: int = 40):
+def start(model) -> mujoco.MjData:
+    """Section 13's start: the reset pose, gripper half open, the cube 4 cm above its
+    nominal spot, kinematics computed."""
     data = mujoco.MjData(model)
-    data.qpos[:] = np.r_[
-        -0.1, 0.6, 0.07, 1, 0, 0, 0, 0.1, 0.6, 0.03, 1, 0, 0, 0, RESET, 0.04, 0.04
-    ]
+    data.qpos[:] = np.r_[-0.1, 0.6, 0.07, 1, 0, 0, 0, 0.1, 0.6, 0.03, 1, 0, 0, 0,
+                         RESET, 0.04, 0.04]  # fmt: skip
+    mujoco.mj_forward(model, data)
+    return data
+
+
+def held(model, action, steps: int = 40):
+    """Arm joints and link7's origin after `steps` env steps of `action` from
+    `start`."""
+    data = start(model)
     data.ctrl[:] = controls(action)
     for _ in range(steps * 25):
         mujoco.mj_step(model, data)

@@ -12,7 +12,9 @@ import base64
 import functools
 import json
 import re
+import runpy
 import zlib
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -24,8 +26,14 @@ from brax.io import html
 from equicrl import envs
 
 
+# Section 13's reference values, its start and its action -> control map, written
+# independently of equicrl in the script that also runs them in CPU MuJoCo (3.2.6).
+REF = runpy.run_path(
+    str(Path(__file__).parent.parent / "benchmarks" / "arm_reference.py")
+)
+
 TASK_NAMES = ("arm_push_easy", "arm_push_hard", "arm_binpick_easy", "arm_binpick_hard")
-RESET_ARM = (1.571, 0.742, 0.0, -1.571, 0.0, 3.054, 1.449)
+RESET_ARM = REF["RESET"]  # section 7: the arm joints at every reset
 ID_QUAT = (1.0, 0.0, 0.0, 0.0)
 
 # ARM_TASKS.md section 7: cube start and goal ranges (x, y), and the regions.
@@ -43,13 +51,6 @@ RANGES = {
 @functools.cache
 def _model(name):
     return mujoco.MjModel.from_xml_string(envs.make_env(name).xml)
-
-
-def _reset_data(model, cube=(-0.1, 0.6, 0.07)):
-    data = mujoco.MjData(model)
-    data.qpos[:] = np.r_[cube, ID_QUAT, 0.1, 0.6, 0.03, ID_QUAT, RESET_ARM, 0.04, 0.04]
-    mujoco.mj_forward(model, data)
-    return data
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -124,7 +125,7 @@ def test_model_is_the_release_model_as_brax_loads_it(name):
 def test_reset_pose_matches_the_reference(name):
     # Section 13, at reset before any step (3-4 printed decimals).
     m = _model(name)
-    d = _reset_data(m)
+    d = REF["start"](m)
     np.testing.assert_allclose(
         d.xpos[m.body("link7").id], [-0.0001, 0.678, 0.3708], atol=1e-4
     )
@@ -237,43 +238,7 @@ def _q0(cube=(-0.1, 0.6, 0.07), goal=(0.1, 0.6, 0.03)):
 
 
 # Section 13: a constant action for 40 steps -> arm q, link7 origin (MuJoCo 3.2.6).
-HELD = [
-    (
-        (0, 0, 0, 0, -1),
-        (1.5708, 0.7517, -0.0002, -0.9030, -0.0003, 1.5264, 0.7243),
-        (0.0001, 0.7529, 0.5463),
-    ),
-    (
-        (1, 0, 0, 0, -1),
-        (2.7925, 0.7517, -0.0002, -0.9030, -0.0003, 1.5264, 0.7243),
-        (-0.7075, 0.2576, 0.5463),
-    ),
-    (
-        (-1, 0, 0, 0, -1),
-        (0.3491, 0.7517, -0.0002, -0.9030, -0.0003, 1.5264, 0.7243),
-        (0.7075, 0.2575, 0.5463),
-    ),
-    (
-        (0, 1, 0, 0, -1),
-        (1.5704, 1.2071, -0.0035, -0.8832, -0.0052, 1.4261, 0.7275),
-        (0.0018, 0.7683, 0.1950),
-    ),
-    (
-        (0, 1, 1, 0, -1),
-        (1.5708, 1.4945, -0.0003, -0.0615, -0.0003, 1.5263, 0.7243),
-        (0.0000, 0.7921, 0.3604),
-    ),
-    (
-        (0, 1, 1, 1, -1),
-        (None, None, None, None, None, 1.8753, None),
-        (0.0000, 0.7877, 0.3906),
-    ),
-    (
-        (0, -1, -1, -1, -1),
-        (1.5708, 0.0057, 0, -1.7606, -0.0003, 1.1776, 0.7243),
-        (0.0000, 0.5502, 0.6060),
-    ),
-]
+HELD = REF["REFERENCE"]
 PRESS = 3  # the row whose fingers press on the table
 T = 60
 PUSH_CUBE = (-0.169, 0.662, 0.03)
@@ -338,6 +303,19 @@ def test_shapes_goal_indices_and_episode_signals():
     assert not done.any()
 
 
+def test_action_map_matches_the_release_table():
+    # Section 5b, as written independently in benchmarks/arm_reference.py.
+    env = envs.make_env("arm_push_easy")
+    rng = np.random.default_rng(0)
+    actions = [a for a, _, _ in HELD] + list(rng.uniform(-1, 1, (20, 5)))
+    for action in actions:
+        np.testing.assert_allclose(
+            env.motor_controls(jnp.asarray(action, jnp.float32)),
+            REF["controls"](np.asarray(action, np.float64)),
+            atol=1e-6,
+        )
+
+
 def test_held_actions_match_the_reference():
     # Free-space rows: MJX (float32) reproduced the 4-decimal references to 1e-4;
     # 1e-3 leaves room for other CPUs and XLA versions yet catches a wrong gain
@@ -361,20 +339,15 @@ def test_fingers_pressed_on_the_table_match_cpu_mujoco():
     # The reference row is MuJoCo 3.2.6's: 3.2.6 on this very model reproduces it to
     # 5e-5 (benchmarks/arm_reference.py, results/arm_reference_mujoco326.json), but
     # MuJoCo 4's contacts settle the pressed arm elsewhere (joint6 1.52 rather than
-    # 1.43). So: the qualitative
-    # facts of the reference, and CPU MuJoCo (float64, the C engine) on the same
-    # model as the independent check of MJX.
+    # 1.43). So: the qualitative facts of the reference, and CPU MuJoCo (float64,
+    # the C engine) on the same model as the independent check of MJX.
     env, actions, (_, (obs, q, fingers, *_)), _ = _push_easy()
     at = obs[PRESS, 39]
     assert 1.15 < at[4] < 1.25  # joint2 blocked well short of its 1.48 target
     assert 0.03 < fingers[PRESS, 39, :, 2].mean() < 0.045  # box midpoints (ref 0.037)
-    m = _model("arm_push_easy")
-    d = _reset_data(m)
-    d.ctrl[:] = np.asarray(env.motor_controls(jnp.asarray(actions[PRESS, 0])))
-    for _ in range(40 * 25):
-        mujoco.mj_step(m, d)
-    np.testing.assert_allclose(at[3:10], d.qpos[14:21], atol=5e-3)
-    np.testing.assert_allclose(at[10:13], d.xpos[m.body("link7").id], atol=2e-3)
+    arm, link7 = REF["held"](_model("arm_push_easy"), HELD[PRESS][0])
+    np.testing.assert_allclose(at[3:10], arm, atol=5e-3)
+    np.testing.assert_allclose(at[10:13], link7, atol=2e-3)
 
 
 def test_gripper_opens_and_closes_as_specified():
