@@ -12,6 +12,7 @@ the goal (red) are drawn from.
 
 from pathlib import Path
 
+import jax
 import matplotlib
 import mujoco
 import numpy as np
@@ -26,7 +27,6 @@ from equicrl.envs import make_env, TASKS  # noqa: E402
 
 
 OUT = Path(__file__).parent / "arms"
-RESET_ARM = (1.571, 0.742, 0.0, -1.571, 0.0, 3.054, 1.449)
 
 
 def _points(model, data, i: int) -> np.ndarray:
@@ -78,7 +78,11 @@ def main() -> None:
         data = mujoco.MjData(model)
         cube = (*task.cube_start, 0.03)
         goal = (*task.goal_centre, 0.03)
-        data.qpos[:] = np.r_[cube, 1, 0, 0, 0, goal, 1, 0, 0, 0, RESET_ARM, 0.04, 0.04]
+        # The env's own start (arm pose, gripper, orientations), with the cube and
+        # the goal moved to their ranges' centres.
+        q = np.array(env.initial_q(jax.random.key(0))[0])
+        q[0:3], q[7:10] = cube, goal
+        data.qpos[:] = q
         mujoco.mj_forward(model, data)
 
         fig, (top, side) = plt.subplots(1, 2, figsize=(10, 4.6))
