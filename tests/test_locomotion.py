@@ -16,6 +16,7 @@ from brax import envs as brax_envs
 from brax.envs.base import State
 from brax.io import mjcf
 from etils import epath
+from mujoco.mjx._src.collision_driver import geom_pairs
 
 from equicrl import envs
 from equicrl.envs._registry import MAZES
@@ -78,6 +79,12 @@ def test_reset_step_shapes_goals_metrics_and_termination(
     np.testing.assert_array_equal(env.commanded_goal(state.obs), goals)
     if goal_dim == 3:
         np.testing.assert_array_equal(goals[:, 2], 1.25)
+        # The release's humanoid starts from the keyframe exactly: no joint noise.
+        q0 = np.asarray(env.sys.mj_model.qpos0, np.float32)
+        np.testing.assert_array_equal(
+            state.pipeline_state.q[:, 2:], np.tile(q0[2:], (N, 1))
+        )
+        np.testing.assert_array_equal(state.pipeline_state.qd, 0)
 
     actions = jr.uniform(jr.key(1), (N, action_dim), minval=-1, maxval=1)
     next_state = step(state, actions)
@@ -168,24 +175,104 @@ def test_maze_builder_covers_exactly_the_wall_cells_with_merged_boxes(
     assert sys.mj_model.ngeom == mjcf.loads(base).mj_model.ngeom + len(walls)
 
 
+# The contacts of the release's maze models, from ../shared/PAPER.md ("Contacts of the
+# release's maze models"), written here independently of equicrl's own tables.
+_ANT_FEET = {"left_foot_geom", "right_foot_geom", "third_foot_geom", "fourth_foot_geom"}
+_ANT_HIPS = {f"aux_{i}_geom" for i in range(1, 5)}
+_HUMANOID_BODY = {
+    "torso1", "head", "uwaist", "lwaist", "butt", "right_thigh1", "right_shin1",
+    "right_foot", "left_thigh1", "left_shin1", "left_foot", "right_uarm1", "right_larm",
+    "right_hand", "left_uarm1", "left_larm", "left_hand",
+}  # fmt: skip
+
+
+def _release_bits(robot, name):
+    if robot == "ant":
+        if name in _ANT_FEET:
+            return 1, 1
+        return (0, 1) if name in {"floor", "torso_geom"} | _ANT_HIPS else (0, 0)
+    return (1, 1) if name == "floor" else (1, 0)
+
+
+def _release_model(robot):
+    """Brax's model of `robot` with every geom's contact bits the release's."""
+    path = epath.resource_path("brax") / "envs" / "assets" / f"{robot}.xml"
+    root = ET.fromstring(path.read_text())
+    for geom in root.iter("geom"):
+        contype, conaffinity = _release_bits(robot, geom.get("name"))
+        geom.set("contype", str(contype))
+        geom.set("conaffinity", str(conaffinity))
+    return ET.tostring(root, encoding="unicode")
+
+
 @functools.cache
 def _braxs_own(name):
+    # Brax's own env, its step and observation code, on its own model with the
+    # release's contact bits (no walls).
     robot = name.split("_")[0]
     env = brax_envs.get_environment(
         robot, backend="spring", exclude_current_positions_from_observation=False
     )
+    sys = mjcf.loads(_release_model(robot))
+    env.sys = sys.replace(opt=env.sys.opt, actuator=env.sys.actuator)
     return env, jax.jit(jax.vmap(env.step))
+
+
+def _touching(xml, q):
+    """The geom pairs CPU MuJoCo finds in contact for joint positions `q` of the
+    model `xml`."""
+    model = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(model)
+    data.qpos[:] = q
+    mujoco.mj_forward(model, data)
+    name = functools.partial(mujoco.mj_id2name, model, mujoco.mjtObj.mjOBJ_GEOM)
+    return {
+        frozenset((name(c.geom1), name(c.geom2))) for c in data.contact[: data.ncon]
+    }
+
+
+def _on_the_floor(name, q):
+    """Joint positions that make the release's extra contacts happen, at the start
+    cell, away from the walls: the humanoid lying on its back along the corridor,
+    head towards +y; the ant with its two front feet swung onto each other."""
+    q = np.array(q)
+    if name.startswith("humanoid"):
+        q[1] += 0.8
+        q[2] = 0.06
+        q[3:7] = (0.5, -0.5, -0.5, -0.5)  # body x up, y along world x, z along y
+    else:
+        # hip_1 and hip_2 swing legs (1, 1) and (-1, 1) towards +y, ankles straight:
+        # the feet (radius 0.08) overlap by 4 cm.
+        q[7:11] = (0.95, 0.0, -0.95, 0.0)
+    return q
 
 
 @pytest.mark.parametrize("name", ["ant_u_maze", "humanoid_u_maze"])
 def test_steps_like_braxs_own_env(name):
-    # Brax's own Ant / Humanoid (its own model, no walls) is the reference: the same
-    # state and the same action in (-1, 1) give the same next joint positions and
-    # robot observation (the humanoid's includes the actuator forces). Far from the
-    # walls, the maze changes nothing.
+    # Brax's own Ant / Humanoid, on its model with the release's contact bits (no
+    # walls), is the reference: the same state and the same action in (-1, 1) give
+    # the same next joint positions and robot observation (the humanoid's includes
+    # the actuator forces). The first env stands at its start; the second lies on
+    # the floor (humanoid) or crosses its feet (ant), which only the release's
+    # contacts resist. Far from the walls, the maze changes nothing.
     env, reset, step, _ = _compiled(name)
     brax_env, brax_step = _braxs_own(name)
     state = reset(jr.split(jr.key(0), N))
+    q = np.asarray(state.pipeline_state.q).copy()
+    q[1] = _on_the_floor(name, q[1])
+    # CPU MuJoCo on the two models: the second state touches in pairs that Brax's
+    # own contact bits do not have.
+    robot = name.split("_")[0]
+    braxs_xml = (
+        epath.resource_path("brax") / "envs/assets" / f"{robot}.xml"
+    ).read_text()
+    release_only = _touching(_release_model(robot), q[1]) - _touching(braxs_xml, q[1])
+    assert len(release_only) >= (1 if robot == "ant" else 3), release_only
+    state = state.replace(
+        pipeline_state=jax.vmap(env._robot_env.pipeline_init)(
+            jnp.asarray(q), state.pipeline_state.qd
+        )
+    )
     actions = jr.uniform(jr.key(1), (N, env.action_size), minval=-1, maxval=1)
     ours = step(state, actions)
     zeros = jnp.zeros(N)
@@ -250,19 +337,13 @@ def test_a_torso_thrown_at_a_wall_stays_out_of_it(name, quat, axis, radius):
 
 
 def _wall_contacts(name: str, qpos_of) -> set[str]:
-    """Names of the robot geoms MuJoCo finds touching a wall when the robot is put
-    inside the first wall cell, as `qpos_of(model, centre)` places it."""
-    env_cls = envs.AntGoalEnv if name.startswith("ant") else envs.HumanoidGoalEnv
-    cell_size = 4.0 if name.startswith("ant") else 2.0
-    layout = envs.get_layout(name.split("_", 1)[1])
-    asset = "ant.xml" if name.startswith("ant") else "humanoid.xml"
-    base = (epath.resource_path("brax") / "envs" / "assets" / asset).read_text()
-    xml = envs.add_maze_walls(
-        base, layout, cell_size, wall_geoms=getattr(env_cls, "WALL_GEOMS", None)
-    )
-    model = mujoco.MjModel.from_xml_string(xml)
+    """Names of the robot geoms MuJoCo finds touching a wall when the robot of the
+    env `name` is put inside the first wall cell, as `qpos_of(model, centre)`
+    places it."""
+    env = envs.make_env(name)
+    model = env.sys.mj_model
     data = mujoco.MjData(model)
-    data.qpos[:] = qpos_of(model, layout.wall_cells[0] * cell_size)
+    data.qpos[:] = qpos_of(model, env.layout.wall_cells[0] * env.cell_size)
     mujoco.mj_forward(model, data)
     names = set()
     for contact in data.contact[: data.ncon]:
@@ -292,17 +373,74 @@ def test_mujoco_finds_the_releases_wall_contacts_in_every_maze(maze):
         return qpos
 
     ant = _wall_contacts(f"ant_{maze}", ant_inside)
-    feet = {f"{leg}_foot_geom" for leg in ("left", "right", "third", "fourth")}
-    assert ant == set(envs.AntGoalEnv.WALL_GEOMS) | feet
+    assert ant == {"torso_geom"} | _ANT_HIPS | _ANT_FEET
     if f"humanoid_{maze}" in envs.list_envs():
         humanoid = _wall_contacts(f"humanoid_{maze}", humanoid_lying_inside)
-        base = (epath.resource_path("brax") / "envs/assets/humanoid.xml").read_text()
-        body = {
-            g.get("name")
-            for b in ET.fromstring(base).find("worldbody").findall("body")
-            for g in b.iter("geom")
-        }
-        assert humanoid == body
+        assert humanoid == _HUMANOID_BODY
+
+
+def _pairs(model) -> set[frozenset[str]]:
+    """The geom pairs MuJoCo may collide in `model`: its contype / conaffinity bits,
+    same-body and parent-child filters, as MJX's collision driver lists them for the
+    physics."""
+    name = functools.partial(mujoco.mj_id2name, model, mujoco.mjtObj.mjOBJ_GEOM)
+    return {frozenset((name(g1), name(g2))) for g1, g2, _ in geom_pairs(model)}
+
+
+def _expected_pairs(robot, walls, *, contacts="release", maze=True):
+    """The release's geom pairs (../shared/PAPER.md), or Brax's floor contacts with
+    the release's walls, for the wall geoms `walls`."""
+    if robot == "ant":
+        feet, touching = _ANT_FEET, {"torso_geom"} | _ANT_HIPS | _ANT_FEET
+        if contacts == "release" and maze:
+            pairs = {("floor", f) for f in feet}  # 4
+            pairs |= {(f, g) for f in feet for g in feet if f < g}  # 6
+            pairs |= {(f, g) for f in feet for g in {"torso_geom"} | _ANT_HIPS}  # 20
+        else:  # Brax's ant.xml, which is also the release's open-floor ant
+            pairs = {("floor", f) for f in feet}
+    else:
+        touching = _HUMANOID_BODY
+        floor = _HUMANOID_BODY if contacts == "release" else {"left_foot", "right_foot"}
+        pairs = {("floor", g) for g in floor}
+    pairs |= {(w, g) for w in walls for g in touching}
+    return {frozenset(p) for p in pairs}
+
+
+def test_contact_pairs_are_the_releases_in_every_maze_of_both_robots():
+    counts = {}
+    for name in envs.list_envs():
+        robot = name.split("_")[0]
+        if robot not in ("ant", "humanoid"):
+            continue
+        model = envs.make_env(name).sys.mj_model
+        walls = [
+            model.geom(g).name
+            for g in range(model.ngeom)
+            if model.geom(g).name.startswith("maze_wall")
+        ]
+        assert (len(walls) > 0) == (name not in ("ant", "humanoid"))
+        expected = _expected_pairs(robot, walls, maze=bool(walls))
+        assert _pairs(model) == expected, name
+        counts[name] = len(expected) - len(walls) * (9 if robot == "ant" else 17)
+    assert counts["ant_u_maze"] == counts["ant_hardest_maze"] == 30
+    assert counts["humanoid_u_maze"] == counts["humanoid"] == 17
+    assert counts["ant"] == 4
+    # Brax's floor and self contacts, with the release's walls, as an option.
+    for name, robot in [("ant_u_maze", "ant"), ("humanoid_u_maze", "humanoid")]:
+        model = envs.make_env(name, contacts="brax").sys.mj_model
+        walls = [model.geom(g).name for g in range(model.ngeom)]
+        walls = [w for w in walls if w.startswith("maze_wall")]
+        assert _pairs(model) == _expected_pairs(robot, walls, contacts="brax")
+    with pytest.raises(ValueError, match="`contacts` must be one of"):
+        envs.make_env("ant_u_maze", contacts="mujoco")
+
+
+def test_humanoid_resets_have_no_joint_noise_by_default():
+    # The release's HumanoidMaze and Humanoid use reset_noise_scale 0.0.
+    for name in envs.list_envs():
+        if name.startswith("humanoid"):
+            assert envs.make_env(name).reset_noise_scale == 0.0, name
+    assert envs.make_env("ant_u_maze").reset_noise_scale == 0.1
 
 
 def test_start_and_goal_noise_are_options():

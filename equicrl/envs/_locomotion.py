@@ -17,7 +17,10 @@ from brax.envs.humanoid import Humanoid
 
 from ._goal_env import check_cell_fractions, goal_state, GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
-from ._walls import quiet_brax_load, system_with_walls
+from ._walls import quiet_brax_load, robot_system
+
+
+CONTACTS = ("release", "brax")
 
 
 class _LocomotionGoalEnv(GoalEnv):
@@ -39,7 +42,14 @@ class _LocomotionGoalEnv(GoalEnv):
         start_noise: float,
         goal_noise: float,
         wall_geoms: Sequence[str] | None,
+        contacts: str,
     ):
+        if contacts not in CONTACTS:
+            raise ValueError(
+                f"`contacts` must be one of {', '.join(map(repr, CONTACTS))}, got "
+                f"{contacts!r}"
+            )
+        self.contacts = contacts
         if isinstance(layout, str):
             layout = get_layout(layout)
         self.layout = layout
@@ -62,8 +72,15 @@ class _LocomotionGoalEnv(GoalEnv):
         self.healthy_z_range = tuple(float(z) for z in healthy_z_range)
         self.reset_noise_scale = float(reset_noise_scale)
         self._robot_env = robot_env
-        robot_env.sys = system_with_walls(
-            robot_env, asset, layout, self.cell_size, wall_geoms
+        bits, default_bits = self._contact_bits(contacts, layout)
+        robot_env.sys = robot_system(
+            robot_env,
+            asset,
+            layout=layout,
+            cell_size=self.cell_size,
+            wall_geoms=wall_geoms,
+            contact_bits=bits,
+            default_bits=default_bits,
         )
         # The policy acts in (-1, 1); the motors take their ctrlrange (the humanoid's
         # is +-0.4): map linearly, as Brax's Humanoid and the paper's release do.
@@ -89,6 +106,13 @@ class _LocomotionGoalEnv(GoalEnv):
     backend = property(lambda self: self._robot_env.backend)
     dt = property(lambda self: self._robot_env.dt)
     sys = property(lambda self: self._robot_env.sys)
+
+    def _contact_bits(
+        self, contacts: str, layout: MazeLayout | None
+    ) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+        """`(contype, conaffinity)` by geom name, and those of the other robot
+        geoms, for the floor and self contacts called `contacts`."""
+        raise NotImplementedError
 
     def _open_goal(self, key) -> jax.Array:
         raise NotImplementedError
@@ -160,19 +184,25 @@ class AntGoalEnv(_LocomotionGoalEnv):
     in a maze (cells of 4 m) they are drawn among the layout's goal cells.
 
     Actions in `[-1, 1]` map linearly onto the motors' ctrlrange (for the ant that is
-    `[-1, 1]` itself). In a maze, as in the paper's release, the torso sphere, the hip
-    capsules and the feet collide with the walls; the robot starts at the centre of a
-    start cell (plus Brax's joint noise) and the goal is the centre of a goal cell.
-    `start_noise` and `goal_noise` (fractions of a cell, default 0) spread them
-    uniformly around the centres instead. `wall_geoms` names the geoms besides the
-    feet that touch the walls (see [`equicrl.envs.add_maze_walls`][]); `()` leaves
-    the feet alone, which steps about 3x faster on a CPU but is not the paper's
-    physics.
+    `[-1, 1]` itself). The robot starts at the centre of a start cell (plus Brax's
+    joint noise, `reset_noise_scale` 0.1, as the release) and the goal is the centre
+    of a goal cell; `start_noise` and `goal_noise` (fractions of a cell, default 0)
+    spread them uniformly around the centres instead.
+
+    Contacts, by default the release's (`contacts="release"`): in a maze, its
+    `ant_maze.xml`, where the four feet touch the floor, each other, the torso and
+    the hips (30 pairs), and the torso sphere, hip capsules and feet touch the walls
+    (`WALL_GEOMS`); in the open, its `ant.xml`, which is Brax's: the feet on the
+    floor and nothing else. `contacts="brax"` gives Brax's floor and self contacts
+    in a maze too (feet on the floor only). `wall_geoms` names the geoms that touch
+    the walls (see [`equicrl.envs.add_maze_walls`][]); `AntGoalEnv.FEET` (the feet
+    alone) steps several times faster on a CPU but is not the paper's physics.
     """
 
-    # The geoms that touch maze walls besides the feet, as in the release's model:
-    # the torso sphere and the four hip capsules.
-    WALL_GEOMS = ("torso_geom", "aux_1_geom", "aux_2_geom", "aux_3_geom", "aux_4_geom")
+    FEET = ("left_foot_geom", "right_foot_geom", "third_foot_geom", "fourth_foot_geom")
+    HIPS = ("aux_1_geom", "aux_2_geom", "aux_3_geom", "aux_4_geom")
+    # The geoms that touch maze walls in the release's model: torso, hips and feet.
+    WALL_GEOMS = ("torso_geom", *HIPS, *FEET)
 
     def __init__(
         self,
@@ -185,6 +215,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
         start_noise: float = 0.0,
         goal_noise: float = 0.0,
         wall_geoms: Sequence[str] | None = WALL_GEOMS,
+        contacts: str = "release",
         backend: str = "spring",
     ):
         self.goal_radius = float(goal_radius)
@@ -207,7 +238,23 @@ class AntGoalEnv(_LocomotionGoalEnv):
             start_noise=start_noise,
             goal_noise=goal_noise,
             wall_geoms=wall_geoms,
+            contacts=contacts,
         )
+
+    def _contact_bits(self, contacts, layout):
+        if contacts == "brax" or layout is None:
+            # Brax's ant.xml, which is also the release's open-floor ant: the feet
+            # (contype 1) on the floor (conaffinity 1).
+            return {"floor": (0, 1), **{f: (1, 0) for f in self.FEET}}, (0, 0)
+        # The release's ant_maze.xml: the floor, torso and hips answer contacts
+        # (conaffinity 1), the feet make and answer them (1 / 1), legs and ankles
+        # take no part.
+        return {
+            "floor": (0, 1),
+            "torso_geom": (0, 1),
+            **{h: (0, 1) for h in self.HIPS},
+            **{f: (1, 1) for f in self.FEET},
+        }, (0, 0)
 
     def _robot_obs(self, pipeline_state, controls):
         return jnp.concatenate([pipeline_state.q, pipeline_state.qd])
@@ -234,16 +281,23 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
 
     Actions in `[-1, 1]` map linearly onto the motors' ctrlrange `[-0.4, 0.4]`, as in
     Brax's Humanoid and the release (passed unscaled, Brax would clip 60 % of every
-    axis away). In a maze every geom of the body collides with the walls, as in the
-    release; starts and goals are at cell centres unless `start_noise` / `goal_noise`
-    (fractions of a cell) spread them. The reset noise is Brax's Humanoid's: uniform
-    in `+-reset_noise_scale` (0.01) on every joint position and velocity.
-    `wall_geoms` names the geoms besides the feet that touch the walls (`None`, the
-    default: all); `()` leaves the feet alone, which steps about 7x faster on a CPU
-    but lets the body pass through walls, unlike the paper's.
+    axis away). Starts and goals are at cell centres unless `start_noise` /
+    `goal_noise` (fractions of a cell) spread them. As in the release, every episode
+    starts from the model's keyframe exactly (`reset_noise_scale=0.0`); Brax's
+    Humanoid adds uniform noise of `+-0.01` on every joint position and velocity
+    (`reset_noise_scale=0.01`).
+
+    Contacts, by default the release's (`contacts="release"`, its `humanoid.xml`
+    and `humanoid_maze.xml`): every geom of the body touches the floor (17 pairs, no
+    self contacts) and, in a maze, the walls. `contacts="brax"` gives Brax's floor
+    contacts: the two feet alone, so a fallen body sinks through the floor.
+    `wall_geoms` names the geoms that touch the walls (`None`, the default: all);
+    `HumanoidGoalEnv.FEET` steps several times faster on a CPU but lets the body pass
+    through walls, unlike the paper's.
     """
 
     GOAL_HEIGHT = 1.25
+    FEET = ("left_foot", "right_foot")
 
     def __init__(
         self,
@@ -252,10 +306,11 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         cell_size: float = 2.0,
         success_threshold: float = 0.5,
         goal_distance: tuple[float, float] = (1.0, 5.0),
-        reset_noise_scale: float = 1e-2,
+        reset_noise_scale: float = 0.0,
         start_noise: float = 0.0,
         goal_noise: float = 0.0,
         wall_geoms: Sequence[str] | None = None,
+        contacts: str = "release",
         backend: str = "spring",
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
@@ -278,7 +333,16 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
             start_noise=start_noise,
             goal_noise=goal_noise,
             wall_geoms=wall_geoms,
+            contacts=contacts,
         )
+
+    def _contact_bits(self, contacts, layout):
+        if contacts == "brax":
+            # Brax's humanoid.xml: the feet (contype 1) on the floor (conaffinity 1).
+            return {"floor": (0, 1), **{f: (1, 0) for f in self.FEET}}, (0, 0)
+        # The release's: every body geom has contype 1 (its default class), the
+        # floor 1 / 1.
+        return {"floor": (1, 1)}, (1, 0)
 
     def _robot_obs(self, pipeline_state, controls):
         # Its actuator forces are those of the motor controls, as in Brax's Humanoid.

@@ -1,14 +1,18 @@
-"""Maze walls for the Brax robots, added to their MJCF models.
+"""Maze walls and contact bits for the Brax robots, written into their MJCF models.
 
-The `#` cells of a [`equicrl.envs.MazeLayout`][] become boxes in the model's world
-body, on a contact bit of their own, so that the robot's floor and self contacts stay
-exactly those of its Brax env.
+MuJoCo collides two geoms when the `contype` of one shares a bit with the
+`conaffinity` of the other (and they are not on the same or a parent-child body).
+Bit 1 carries the robot's floor and self contacts, which [`set_contact_bits`][] sets
+geom by geom (the release's or Brax's). Bit 2 carries the walls alone: the walls
+answer it (`conaffinity` 2) and the robot geoms that must not pass through a wall
+add it to their `contype`, so the choice of wall geoms never changes a floor or
+self contact, and the choice of floor and self contacts never changes a wall.
 """
 
 import contextlib
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from brax.io import mjcf
 from etils import epath
@@ -17,13 +21,53 @@ from ._layouts import MazeLayout
 
 
 WALL_RGBA = "0.55 0.6 0.7 1"
-# Contact bits (MuJoCo collides two geoms when `contype` of one and `conaffinity` of
-# the other share a bit). Bit 1 is the robots' own: feet (contype 1) on the floor
-# (conaffinity 1). Bit 2 is for the walls alone: robot geoms that must not go
-# through a wall get contype 2, which neither the floor nor the robot answers, so the
-# robot's floor and self contacts stay exactly those of its Brax env.
-_WALL_ONLY_CONTYPE = "2"
-_WALL_CONAFFINITY = "3"
+_WALL_BIT = 2
+
+
+def _robot_geoms(root: ET.Element) -> list[ET.Element]:
+    world = root.find("worldbody")
+    if world is None:
+        raise ValueError("the MJCF model has no <worldbody>")
+    return [g for body in world.findall("body") for g in body.iter("geom")]
+
+
+def set_contact_bits(
+    xml: str,
+    bits: Mapping[str, tuple[int, int]],
+    *,
+    default: tuple[int, int] = (0, 0),
+) -> str:
+    """Return the MJCF `xml` with every geom's `contype` and `conaffinity` set.
+
+    **Arguments:**
+
+    - `xml`: an MJCF model.
+    - `bits`: `(contype, conaffinity)` by geom name.
+    - `default`: the bits of every other geom of the model's bodies (geoms directly
+        in the world body, such as the floor, keep theirs unless `bits` names them).
+
+    **Returns:**
+
+    The new model as a string. Raises `ValueError` if `bits` names a geom the model
+    does not have.
+    """
+    root = ET.fromstring(xml)
+    robot = _robot_geoms(root)
+    every = {g.get("name"): g for g in root.iter("geom")}
+    unknown = sorted(set(bits) - set(every))
+    if unknown:
+        raise ValueError(
+            f"set_contact_bits: no geom called {', '.join(unknown)}; the model's "
+            f"geoms are {', '.join(sorted(n for n in every if n))}"
+        )
+    for geom in robot:
+        contype, conaffinity = bits.get(geom.get("name"), default)
+        geom.set("contype", str(contype))
+        geom.set("conaffinity", str(conaffinity))
+    for name, (contype, conaffinity) in bits.items():
+        every[name].set("contype", str(contype))
+        every[name].set("conaffinity", str(conaffinity))
+    return ET.tostring(root, encoding="unicode")
 
 
 def add_maze_walls(
@@ -44,21 +88,20 @@ def add_maze_walls(
 
     - `xml`: the robot's MJCF model (with a floor).
     - `layout`, `cell_size`: the maze and the side of its cells.
-    - `wall_geoms`: names of the robot's geoms that collide with the walls, besides
-        those whose `contype` is already set (the feet); `None` (the default) means
-        every geom of the robot. As in the paper's release, the ant passes its
-        torso sphere and hip capsules, the humanoid every geom.
+    - `wall_geoms`: names of the robot's geoms that collide with the walls;
+        `None` (the default) means every geom of the robot. As in the paper's
+        release, the ant passes its torso sphere, hip capsules and feet, the
+        humanoid every geom.
 
     **Returns:**
 
     The new model as a string. Contacts between the robot and the floor or itself
-    are unchanged: the walls use a contact bit of their own.
+    are unchanged: the walls use a contact bit of their own (bit 2), which the
+    chosen robot geoms add to their `contype`.
     """
     root = ET.fromstring(xml)
     world = root.find("worldbody")
-    if world is None:
-        raise ValueError("the MJCF model has no <worldbody>")
-    robot_geoms = [g for body in world.findall("body") for g in body.iter("geom")]
+    robot_geoms = _robot_geoms(root)
     names = {g.get("name") for g in robot_geoms}
     if wall_geoms is not None:
         unknown = sorted(set(wall_geoms) - names)
@@ -67,11 +110,14 @@ def add_maze_walls(
                 f"add_maze_walls: no robot geom called {', '.join(unknown)}; the "
                 f"robot's geoms are {', '.join(sorted(n for n in names if n))}"
             )
+    # A geom without its own contype has the model's default (MuJoCo's is 1).
+    default = root.find("default/geom")
+    default_contype = "1" if default is None else default.get("contype", "1")
     for geom in robot_geoms:
         if wall_geoms is not None and geom.get("name") not in wall_geoms:
             continue
-        if geom.get("contype", "0") == "0":
-            geom.set("contype", _WALL_ONLY_CONTYPE)
+        contype = int(geom.get("contype", default_contype))
+        geom.set("contype", str(contype | _WALL_BIT))
     height = cell_size / 2
     for i, j, h, w in layout.wall_rectangles():
         # The box spans cells i .. i + h - 1 and j .. j + w - 1.
@@ -83,8 +129,8 @@ def add_maze_walls(
             type="box",
             pos=f"{x} {y} {height / 2}",
             size=f"{h * cell_size / 2} {w * cell_size / 2} {height / 2}",
-            contype="1",
-            conaffinity=_WALL_CONAFFINITY,
+            contype="0",
+            conaffinity=str(_WALL_BIT),
             rgba=WALL_RGBA,
         )
     return ET.tostring(root, encoding="unicode")
@@ -103,15 +149,24 @@ def quiet_brax_load() -> Iterator[None]:
         yield
 
 
-def system_with_walls(
-    robot_env, asset: str, layout: MazeLayout | None, cell_size: float, wall_geoms
+def robot_system(
+    robot_env,
+    asset: str,
+    *,
+    layout: MazeLayout | None,
+    cell_size: float,
+    wall_geoms: Sequence[str] | None,
+    contact_bits: Mapping[str, tuple[int, int]],
+    default_bits: tuple[int, int],
 ):
-    """The robot env's system, rebuilt from its MJCF with maze walls added."""
-    if layout is None:
-        return robot_env.sys
+    """The robot env's system, rebuilt from its Brax MJCF with the given floor and
+    self contacts ([`set_contact_bits`][]) and, with a layout, maze walls."""
     path = epath.resource_path("brax") / "envs" / "assets" / asset
-    xml = add_maze_walls(path.read_text(), layout, cell_size, wall_geoms=wall_geoms)
+    xml = set_contact_bits(path.read_text(), contact_bits, default=default_bits)
+    if layout is not None:
+        xml = add_maze_walls(xml, layout, cell_size, wall_geoms=wall_geoms)
     with quiet_brax_load():
         sys = mjcf.loads(xml)
-    # Walls add geoms only: keep the robot env's physics options and actuators.
+    # Keep the physics options and actuators the robot's Brax env set (its spring
+    # time step, the humanoid's gears).
     return sys.replace(opt=robot_env.sys.opt, actuator=robot_env.sys.actuator)
