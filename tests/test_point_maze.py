@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from brax.envs.wrappers.training import AutoResetWrapper, EpisodeWrapper, VmapWrapper
 from helpers import float_arrays, seeds
 from hypothesis import given
 
@@ -207,6 +208,46 @@ def test_training_wrapper_resets_with_new_goals():
     assert cells == {tuple(c) for c in env0.layout.start_cells}
     for t in (1, 2, 3):
         np.testing.assert_array_equal(goals[t], goals[4])
+
+
+def test_training_wrapper_keeps_the_finished_episodes_bookkeeping():
+    # The reference is Brax's own AutoResetWrapper over the same EpisodeWrapper and
+    # VmapWrapper, from the same first state: at a done step the step count,
+    # truncation, `episode_done` and episode metrics describe the episode that just
+    # ended, and the next step starts them over. Brax restarts each env from its
+    # first state, so the two runs agree on every metric through the first episode's
+    # end and on the step counts after it; later episodes' metrics are checked
+    # against sums of our own per-step metrics.
+    length, n = 3, 4
+    base = envs.make_env("point_maze_u_maze")
+    ours = envs.wrap_for_training(base, episode_length=length, reset_pool_size=2)
+    ref = AutoResetWrapper(VmapWrapper(EpisodeWrapper(base, length, 1)))
+    state = jax.jit(ours.reset)(jr.split(jr.key(4), n))
+    own = ("reset_pool", "pool_used", "reset_key", "last_obs")
+    ref_info = {k: v for k, v in state.info.items() if k not in own}
+    ref_info.update(first_obs=state.obs, first_pipeline_state=state.pipeline_state)
+    ref_state = state.replace(info=ref_info)
+    step, ref_step = jax.jit(ours.step), jax.jit(ref.step)
+    actions = jr.uniform(jr.key(5), (3 * length, n, 2), minval=-1, maxval=1)
+    sums = None
+    for t, action in enumerate(actions):
+        state, ref_state = step(state, action), ref_step(ref_state, action)
+        np.testing.assert_array_equal(state.done, t % length == length - 1)
+        np.testing.assert_array_equal(state.done, ref_state.done)
+        for name in ("steps", "truncation", "episode_done"):
+            np.testing.assert_array_equal(state.info[name], ref_state.info[name])
+        metrics = state.info["episode_metrics"]
+        expected = ref_state.info["episode_metrics"]
+        np.testing.assert_array_equal(metrics["length"], expected["length"])
+        if t < length:
+            for name in expected:
+                np.testing.assert_array_equal(metrics[name], expected[name])
+        step_metrics = {"sum_reward": state.reward, **state.metrics}
+        if t % length == 0:
+            sums = {name: np.zeros(n, np.float32) for name in step_metrics}
+        for name, value in step_metrics.items():
+            sums[name] = sums[name] + np.asarray(value)
+            np.testing.assert_allclose(metrics[name], sums[name], rtol=1e-6)
 
 
 def test_registry():

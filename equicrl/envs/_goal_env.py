@@ -110,6 +110,13 @@ class GoalEnv(Env):
         return obs[..., self.state_dim :]
 
 
+# What Brax's `EpisodeWrapper` keeps in `info` about the current episode. At a done
+# step it describes the episode that just ended (as Brax's own `AutoResetWrapper`
+# leaves it), and the next step starts it over: the step count is zeroed where `done`,
+# and `episode_done` tells `EpisodeWrapper` to zero the sums in `episode_metrics`.
+_EPISODE_INFO = ("steps", "truncation", "episode_done", "episode_metrics")
+
+
 class GoalAutoResetWrapper(Wrapper):
     """Resets a *batch* of environments when their episodes end, each with a new start
     and goal, computing resets only when they are needed.
@@ -125,8 +132,12 @@ class GoalAutoResetWrapper(Wrapper):
     a state and has used up its pool; so resets cost about one per few episodes
     rather than one per env and step.
 
-    The observation returned with `done = 1` is already the new episode's first one;
-    the last observation of the finished episode is kept in `info["last_obs"]`.
+    The observation returned with `done = 1` is already the new episode's first one,
+    and the env's own `info` (such as `info["goal"]`) the new episode's; the last
+    observation of the finished episode is kept in `info["last_obs"]`. The episode
+    bookkeeping of Brax's `EpisodeWrapper` (`steps`, `truncation`, `episode_done` and
+    `episode_metrics`) stays the finished episode's at that step, as Brax's
+    `AutoResetWrapper` leaves it.
 
     It works on a batch of envs: apply it after `VmapWrapper` (as
     [`equicrl.envs.wrap_for_training`][] does). Under a further `jax.vmap` (say, over
@@ -154,12 +165,12 @@ class GoalAutoResetWrapper(Wrapper):
         pool = {
             "pipeline_state": state.pipeline_state,
             "obs": state.obs,
-            # Step count and truncation go on from the finished episode's: the next
-            # step zeroes the step count where `done`, as Brax's wrappers expect.
+            # The env's own info only: the episode bookkeeping stays the finished
+            # episode's (see `_EPISODE_INFO`).
             "info": {
                 name: value
                 for name, value in state.info.items()
-                if name not in ("steps", "truncation")
+                if name not in _EPISODE_INFO
             },
         }
         return jax.tree.map(lambda x: x.reshape((n, k) + x.shape[1:]), pool)
