@@ -1,4 +1,4 @@
-"""Our arm model in CPU MuJoCo against the reference values of ARM_TASKS.md section 13.
+"""Our arm model in CPU MuJoCo against docs/arm_tasks.md section 13's references.
 
 The references were computed with MuJoCo 3.2.6 (the paper's version) on the release's
 push_easy model as Brax loads it. Running them on *our* model, written from
@@ -24,14 +24,16 @@ import mujoco
 import numpy as np
 
 
-# Section 5b: an action's arm dimensions map linearly onto these absolute targets
-# (a = -1 -> low, +1 -> high); joints 3, 5, 7 are fixed; a4 > 0 closes the gripper.
+# docs/arm_tasks.md section 5b: an action's arm dimensions map linearly onto these
+# absolute targets (a = -1 -> low, +1 -> high); joints 3, 5, 7 are fixed; a4 > 0
+# closes the gripper.
 LOW = (0.3491, 0.0, 0.0, -3.0718, 0.0, 2.3562, 1.4487)
 HIGH = (2.7925, 1.48353, 0.0, -0.0698, 0.0, 3.7525, 1.4487)
 SLOT = (0, 1, None, 2, None, 3, None)
 RESET = (1.571, 0.742, 0.0, -1.571, 0.0, 3.054, 1.449)
 
-# Section 13: action -> (arm q after 2 s, link7 origin); None where not given.
+# docs/arm_tasks.md section 13: action -> (arm q after 2 s, link7 origin); None where
+# not given.
 REFERENCE = [
     (
         (0, 0, 0, 0, -1),

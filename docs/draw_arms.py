@@ -7,7 +7,7 @@ goal at the centre of its goal range) from above and from the side, every geom d
 the outline of its shape in the model's own colours: the arm's plain capsules are
 visual only; the hand capsule, the finger boxes, the cube and (binpick) the bin walls
 are the geoms that collide. Dashed rectangles: the ranges the cube's start (blue) and
-the goal (red) are drawn from.
+the goal (red) are drawn from (docs/arm_tasks.md section 7).
 """
 
 from pathlib import Path

@@ -1,5 +1,6 @@
-"""The arm tasks against the release's facts (`ARM_TASKS.md`, restated here as
-literals): the compiled model in CPU MuJoCo (cheap), then MJX rollouts of our env.
+"""The arm tasks against the release's facts (`docs/arm_tasks.md`, whose sections
+the comments below cite, restated here as literals): the compiled model in CPU MuJoCo
+(cheap), then MJX rollouts of our env.
 
 MJX compiles slowly on a CPU, so each task's rollouts are one compiled program (a
 `lax.map` over rows: on a CPU a sequential map steps MJX many times faster than a
@@ -36,7 +37,7 @@ TASK_NAMES = ("arm_push_easy", "arm_push_hard", "arm_binpick_easy", "arm_binpick
 RESET_ARM = REF["RESET"]  # section 7: the arm joints at every reset
 ID_QUAT = (1.0, 0.0, 0.0, 0.0)
 
-# ARM_TASKS.md section 7: cube start and goal ranges (x, y), and the regions.
+# docs/arm_tasks.md section 7: cube start and goal ranges (x, y), and the regions.
 RANGES = {
     "arm_push_easy": ((-0.2, 0.0), (0.5, 0.7), (0.0, 0.2), (0.5, 0.7)),
     "arm_push_hard": ((-0.5, 0.0), (0.4, 0.9), (0.0, 0.5), (0.4, 0.9)),

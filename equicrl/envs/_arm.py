@@ -1,5 +1,7 @@
 """The paper's Franka-arm tasks: push a cube (easy, hard) or carry it between bins
-(binpick easy, hard) to a commanded 3-D goal, on Brax's MJX pipeline."""
+(binpick easy, hard) to a commanded 3-D goal, on Brax's MJX pipeline.
+
+The task facts behind the numbers here are in `docs/arm_tasks.md`."""
 
 import jax
 import jax.numpy as jnp
@@ -12,12 +14,14 @@ from ._goal_env import goal_state, GoalEnv
 from ._walls import quiet_brax_load
 
 
-# The arm's pose at every reset: joints 1-7, then the two finger slides (open).
+# The arm's pose at every reset: joints 1-7, then the two finger slides (open); see
+# docs/arm_tasks.md section 7.
 RESET_ARM_Q = (1.571, 0.742, 0.0, -1.571, 0.0, 3.054, 1.449)
 RESET_FINGER_Q = (0.04, 0.04)
 # Policy action -> absolute control targets of the seven arm actuators: a = -1 gives
 # the low value, a = +1 the high one. The action's first four numbers drive joints 1,
-# 2, 4 and 6; joints 3, 5 and 7 are held fixed (low = high).
+# 2, 4 and 6; joints 3, 5 and 7 are held fixed (low = high); see docs/arm_tasks.md
+# section 5b.
 _CTRL_LOW = (0.3491, 0.0, 0.0, -3.0718, 0.0, 2.3562, 1.4487)
 _CTRL_HIGH = (2.7925, 1.48353, 0.0, -0.0698, 0.0, 3.7525, 1.4487)
 _ACTION_JOINTS = (0, 1, 3, 5)

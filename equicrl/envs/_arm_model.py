@@ -6,8 +6,10 @@ Only primitive geoms ever collide there (the meshes are visual), so this module 
 the *fused* model directly: the same bodies in the same order (world, cube, goal
 marker, link1..link7, left finger, right finger), the same masses and inertias, the
 same joints, actuators, contact pairs and solver options, with plain capsules standing
-in for the visual meshes. Every number comes from `ARM_TASKS.md` (the task facts this
-project keeps beside the paper's).
+in for the visual meshes. Every number comes from `docs/arm_tasks.md`, the task facts
+this repository keeps: Brax's fusing in its section 1, the solver in 2, bodies, masses
+and inertias in 3, contact pairs in 4, actuators in 5a, the scene in 6 and the tasks'
+ranges and bins in 7.
 """
 
 import dataclasses
