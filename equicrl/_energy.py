@@ -23,9 +23,10 @@ _COSINE_EPS = 1e-8
 def _safe_sqrt(x: Array) -> Array:
     # sqrt has an infinite derivative at 0; where x <= 0 (coinciding representations)
     # return 0 with a zero gradient instead. The inner `where` keeps NaNs out of the
-    # unselected branch's gradient.
-    positive = x > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
+    # unselected branch's gradient. Test `x <= 0`, not `x > 0`: a NaN fails both, and
+    # must stay NaN rather than pass for a zero distance.
+    zero = x <= 0
+    return jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, x)))
 
 
 def _check_pair(x: Array, y: Array, kind: str, where: str) -> None:
@@ -55,7 +56,7 @@ def energy(
     **Returns:**
 
     A scalar; higher means the goal is more likely in the pair's future. Gradients are
-    finite when `phi == psi`.
+    finite when `phi == psi`; a non-finite entry gives a non-finite energy.
     """
     _check_pair(phi, psi, kind, "energy")
     if phi.ndim != 1:
@@ -236,6 +237,12 @@ def energy_matrix(
     `s` times the summed weights of a row, so for `"l2"` a pair `d` apart has its
     gradient's direction accurate to about `1e-7 s / d`. It stays finite where
     `phi_i == psi_j`, though it need not be zero there, as [`equicrl.energy`][]'s is.
+
+    A non-finite entry of `phi` or `psi` gives non-finite logits, never finite ones
+    that hide it: for the L2 energies every logit is NaN (the centring and the split's
+    scale are shared by the batch), for `"dot"` and `"cosine"` the logits of the
+    affected rows or columns. Either way every InfoNCE loss of the matrix is then not
+    finite.
 
     **Arguments:**
 

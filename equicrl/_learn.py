@@ -4,14 +4,62 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Int
+from jaxtyping import Array, Bool, Int, PyTree
 
 from ._sharding import shard
 from ._state import Parts, TrainState
-from ._update import crl_gradient_step, Transitions
+from ._update import crl_gradient_step, CRLState, Transitions
 
 
-LOSSES = ("critic_loss", "actor_loss", "alpha_loss")
+# What `finite_checks` looks at in a gradient step, upstream first: the batch, then
+# each network's loss and its parameters after the update. The critic comes before
+# the actor, whose loss reads the critic's representations, and the actor before the
+# temperature, whose loss reads the actor's log-probabilities; no update changes a
+# loss of its own step. So the first check to fail, at the first step where any
+# fails, is where a divergence started.
+CHECKS = (
+    "batch_state",
+    "batch_action",
+    "batch_goal",
+    "critic_loss",
+    "critic_params",
+    "actor_loss",
+    "actor_params",
+    "alpha_loss",
+    "log_alpha",
+)
+
+
+def _all_finite(tree: PyTree) -> Bool[Array, ""]:
+    leaves = jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def finite_checks(
+    batch: Transitions, crl: CRLState, metrics: dict[str, Array]
+) -> dict[str, Bool[Array, ""]]:
+    """Whether each of `CHECKS` is finite in one gradient step: its `batch`, the
+    state `crl` after the step and the step's `metrics`."""
+    return dict(
+        batch_state=_all_finite(batch.state),
+        batch_action=_all_finite(batch.action),
+        batch_goal=_all_finite(batch.goal),
+        critic_loss=jnp.isfinite(metrics["critic_loss"]),
+        critic_params=_all_finite(crl.critic),
+        actor_loss=jnp.isfinite(metrics["actor_loss"]),
+        actor_params=_all_finite(crl.actor),
+        alpha_loss=jnp.isfinite(metrics["alpha_loss"]),
+        log_alpha=jnp.isfinite(crl.log_alpha),
+    )
+
+
+def first_nonfinite(
+    finite: dict[str, Bool[Array, " steps"]],
+) -> dict[str, Int[Array, ""]]:
+    """For each check, the first gradient step where it failed (-1 if none)."""
+    return {
+        name: jnp.where(jnp.all(ok), -1, jnp.argmin(ok)) for name, ok in finite.items()
+    }
 
 
 def learn(
@@ -24,8 +72,9 @@ def learn(
     **Returns:**
 
     `(state, metrics, first_nonfinite)`: the metrics averaged over the gradient steps,
-    and for each loss the first gradient step where it was not finite (-1 if none), so
-    that a divergence can be reported exactly.
+    and for each of `CHECKS` the first gradient step where it was not finite (-1 if
+    none), so that a divergence can be reported exactly, with the network where it
+    started.
     """
     c, goal_indices = parts.config, jnp.asarray(parts.env.goal_indices)
 
@@ -50,21 +99,16 @@ def learn(
             infonce_kind=c.infonce_kind,
             logsumexp_penalty=c.logsumexp_penalty,
         )
-        return eqx.filter(crl, eqx.is_array), metrics
+        return eqx.filter(crl, eqx.is_array), (
+            metrics,
+            finite_checks(batch, crl, metrics),
+        )
 
     key, learn_key = jr.split(ts.key)
-    crl_params, metrics = jax.lax.scan(
+    crl_params, (metrics, finite) = jax.lax.scan(
         body, crl_params, jr.split(learn_key, c.gradient_steps_per_collection)
     )
     crl = eqx.combine(crl_params, crl_static)
-    first_nonfinite = {
-        name: jnp.where(
-            jnp.all(jnp.isfinite(metrics[name])),
-            -1,
-            jnp.argmin(jnp.isfinite(metrics[name])),
-        )
-        for name in LOSSES
-    }
     metrics = jax.tree.map(jnp.mean, metrics)
     ts = eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key))
-    return shard(ts, parts.mesh), metrics, first_nonfinite
+    return shard(ts, parts.mesh), metrics, first_nonfinite(finite)

@@ -86,26 +86,73 @@ def progress_line(
     return line
 
 
+# The network of each of `equicrl._learn.CHECKS` on one, and for its parameters,
+# what to call them; the batch's checks name what the batch holds.
+_NETWORK_CHECKS = {
+    "critic_loss": ("critic", None),
+    "critic_params": ("critic", "the critic's parameters are"),
+    "actor_loss": ("actor", None),
+    "actor_params": ("actor", "the actor's parameters are"),
+    "alpha_loss": ("temperature", None),
+    "log_alpha": ("temperature", "the temperature's log alpha is"),
+}
+_BATCH_CHECKS = {
+    "batch_state": "states",
+    "batch_action": "actions",
+    "batch_goal": "goals",
+}
+
+
 def check_finite(first_nonfinite, record: dict, epoch: int, c, checkpoint) -> None:
-    """Raise a `FloatingPointError` naming the loss, seed and gradient step of the
-    first non-finite loss of the epoch, if any."""
+    """Raise a `FloatingPointError` if a check of `equicrl._learn.CHECKS` failed in
+    the epoch. At the first gradient step (and seed) where any failed, it names the
+    network where the divergence started (the first failed check in `CHECKS`'s
+    order), what was not finite there, and any non-finite data in that step's batch.
+    """
+    from ._learn import CHECKS
+
     steps = {k: seed_records({k: v}, c.num_seeds) for k, v in first_nonfinite.items()}
-    bad = [
-        (int(r[name]), seed, name)
+    failed = sorted(
+        (int(r[name]), seed, CHECKS.index(name))
         for name, per_seed in steps.items()
         for seed, r in enumerate(per_seed)
         if r[name] >= 0
-    ]
-    if not bad:
+    )
+    if not failed:
         return
-    step, seed, name = min(bad)
-    value = record["seeds"][seed][name] if "seeds" in record else record[name]
+    step, seed, _ = failed[0]
+    at_step = [CHECKS[i] for s, d, i in failed if (s, d) == (step, seed)]
+    data = " and ".join(_BATCH_CHECKS[n] for n in at_step if n in _BATCH_CHECKS)
+    networks = [n for n in at_step if n in _NETWORK_CHECKS]
     of_seed = f" in seed {c.seed + seed}" if c.num_seeds > 1 else ""
     g = c.gradient_steps_per_collection
+    where = (
+        f"{of_seed} at gradient step {step + 1} of {g} in epoch {epoch} (gradient "
+        f"step {(epoch - 1) * g + step + 1} of the run, env step "
+        f"{record['env_steps']:,})"
+    )
+    batch = (
+        f"non-finite {data} (from the replay buffer: the env or the collection made "
+        "them)"
+    )
+    if not networks:
+        message = f"the batch holds {batch}{where}"
+    else:
+        name = networks[0]
+        network, params = _NETWORK_CHECKS[name]
+        if params is None:
+            value = record["seeds"][seed][name] if "seeds" in record else record[name]
+            what = f"`{name}` is not finite ({value})"
+        else:
+            what = (
+                f"{params} not finite after the update (its loss was finite, "
+                "its gradient or optimiser update was not)"
+            )
+        message = f"{what}{where}: the divergence started in the {network}" + (
+            f", whose batch holds {batch}" if data else ""
+        )
     raise FloatingPointError(
-        f"`{name}` is not finite ({value}){of_seed} at gradient step {step + 1} of "
-        f"{g} in epoch {epoch} (gradient step {(epoch - 1) * g + step + 1} of the "
-        f"run, env step {record['env_steps']:,}); training stopped"
+        f"{message}; training stopped"
         + (f", the last good checkpoint is {checkpoint}" if checkpoint else "")
     )
 

@@ -52,6 +52,35 @@ def test_energy_matrix_matches_definition_and_numpy(kind, phi, psi):
     np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", equicrl.ENERGIES)
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_non_finite_representation_gives_non_finite_logits_and_loss(kind, bad):
+    # The L2 energies used to map a NaN distance to 0: one bad goal made every
+    # logit exactly 0 and InfoNCE a finite log(batch) + c log(batch)^2.
+    rng = np.random.default_rng(0)
+    phi, psi = rng.normal(size=(2, BATCH, REPR_DIM)).astype(np.float32)
+    bad_psi, bad_phi = psi.copy(), phi.copy()
+    bad_psi[3, 1], bad_phi[2, 0] = bad, bad
+    for phi, psi, pair in [(phi, bad_psi, (0, 3)), (bad_phi, psi, (2, 0))]:
+        logits = _energy_matrix(phi, psi, kind)
+        got = np.asarray(logits)
+        with np.errstate(invalid="ignore", over="ignore"):
+            expected = _np_energy(phi[:, None, :], psi[None, :, :], kind)
+        finite = np.isfinite(expected)
+        assert not finite.all()
+        if kind in ("l2", "squared_l2"):
+            # The centring and the split's scale are shared by the batch.
+            assert np.isnan(got).all()
+        else:
+            np.testing.assert_array_equal(np.isfinite(got), finite)
+            np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-4)
+        for infonce_kind in equicrl.INFONCE_KINDS:
+            assert not np.isfinite(equicrl.infonce_loss(logits, kind=infonce_kind))
+        i, j = pair
+        one = equicrl.energy(jnp.asarray(phi[i]), jnp.asarray(psi[j]), kind=kind)
+        assert not np.isfinite(one)
+
+
 # (batch, repr_dim); few, so the jitted functions compile few times.
 NEAR_SIZES = st.sampled_from([(8, 64), (16, 64)])
 NEAR_LAYOUTS = ("shared_offset", "diagonal", "off_diagonal")

@@ -5,6 +5,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+from helpers import tiny_config
 
 import equicrl
 
@@ -43,9 +44,13 @@ def _step(state, batch, key, optimiser):
     return equicrl.crl_gradient_step(state, batch, key, optimiser=optimiser)
 
 
+# One object, so that the tests using it share `_step`'s compilation.
+ADAM = optax.adam(1e-3)
+
+
 def test_gradient_steps_decrease_the_critic_loss_on_a_fixed_batch():
     actor, critic, batch = _setup()
-    optimiser = optax.adam(1e-3)
+    optimiser = ADAM
     state = equicrl.init_crl_state(actor, critic, optimiser)
     losses = []
     for i in range(20):
@@ -150,3 +155,56 @@ def test_separate_optimisers_per_network():
     )
     with pytest.raises((ValueError, TypeError), match="optimiser"):
         equicrl.init_crl_state(actor, critic, (optax.sgd(0.1), optax.sgd(0.1)))
+
+
+def _poisoned(batch, field, row, value):
+    poisoned = getattr(batch, field).at[row, 0].set(value)
+    return eqx.tree_at(lambda b: getattr(b, field), batch, poisoned)
+
+
+def test_a_non_finite_goal_or_state_gives_a_non_finite_critic_loss():
+    # With one bad row the critic loss used to be log(BATCH) + 0.1 log(BATCH)^2,
+    # finite, while the critic's parameters turned NaN.
+    actor, critic, batch = _setup()
+    optimiser = ADAM
+    state = equicrl.init_crl_state(actor, critic, optimiser)
+    for field, value in [("goal", np.inf), ("state", np.nan)]:
+        poisoned = _poisoned(batch, field, 3, value)
+        new_state, metrics = _step(state, poisoned, jr.key(0), optimiser)
+        assert not np.isfinite(metrics["critic_loss"])
+        critic_leaves = jax.tree_util.tree_leaves(
+            eqx.filter(new_state.critic, eqx.is_array)
+        )
+        assert not all(np.all(np.isfinite(x)) for x in critic_leaves)
+
+
+def test_divergence_report_names_the_critic_of_a_poisoned_batch():
+    from equicrl._learn import finite_checks, first_nonfinite
+    from equicrl._run import check_finite
+
+    actor, critic, batch = _setup()
+    optimiser = ADAM
+    state = equicrl.init_crl_state(actor, critic, optimiser)
+    # A good step, one with a goal at infinity, then a good one again. At the second
+    # the actor's loss is not finite either: its policy sees the goal too.
+    checks, losses = [], []
+    for i, b in enumerate([batch, _poisoned(batch, "goal", 3, np.inf), batch]):
+        state, metrics = _step(state, b, jr.key(i), optimiser)
+        checks.append(finite_checks(b, state, metrics))
+        losses.append(metrics["critic_loss"])
+    assert not checks[1]["actor_loss"]
+    first = first_nonfinite(jax.tree.map(lambda *x: jnp.stack(x), *checks))
+    config = tiny_config(1)
+    record = dict(env_steps=160, critic_loss=float(np.mean(losses)))
+    with pytest.raises(FloatingPointError) as error:
+        check_finite(first, record, 1, config, None)
+    message = str(error.value)
+    assert message.startswith("`critic_loss` is not finite (nan) at gradient step 2 of")
+    assert "started in the critic, whose batch holds non-finite goals" in message
+    # A critic loss that stays finite while the critic's update is not (as the
+    # one-bad-goal batch used to give) still names the critic, not the actor.
+    first = {k: np.int32(-1) for k in first}
+    first.update(batch_goal=1, critic_params=1, actor_loss=1, actor_params=1)
+    with pytest.raises(FloatingPointError, match="parameters are not finite") as error:
+        check_finite(first, {**record, "actor_loss": float("nan")}, 1, config, None)
+    assert "started in the critic" in str(error.value)
