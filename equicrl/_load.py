@@ -9,7 +9,7 @@ import jax.random as jr
 
 from ._config import CRLConfig
 from ._evaluate import evaluate, evaluate_seeds
-from ._rundir import CHECKPOINT, config_from_dict, read_metrics
+from ._rundir import CHECKPOINT, config_from_dict, latest_options, read_metrics
 from ._state import (
     env_steps,
     make_parts,
@@ -107,7 +107,7 @@ def load_run(run_dir: str | Path) -> Run:
         raise FileNotFoundError(f"the run in {path} has no checkpoint ({CHECKPOINT})")
     meta = json.loads(meta_file.read_text())
     config = config_from_dict(meta["config"])
-    overrides = meta.get("options", {}).get("env_overrides") or {}
+    overrides = latest_options(meta).get("env_overrides") or {}
     # One device: a run trained on several reads back anywhere.
     parts = make_parts(config.replace(num_devices=1), overrides)
     state, epoch = read_state(path / CHECKPOINT, parts)

@@ -25,6 +25,15 @@ _OLDER = re.compile(r"checkpoint-epoch(\d+)\.eqx")
 OUTPUTS = ("learning_curve.png", "trajectories.png", "rollout.html")
 # Config fields a resumed run may change: a longer (or shorter) run, same otherwise.
 EXTENSIBLE = ("total_env_steps",)
+# The training options `config.json` records, and their defaults for a new run; a
+# resumed run takes the run's own for each one not given.
+OPTIONS = {
+    "eval_every": 1,
+    "checkpoint_every": None,
+    "keep_checkpoints": 1,
+    "checkpoint_buffer": True,
+    "env_overrides": {},
+}
 
 
 def versions() -> dict[str, str]:
@@ -92,6 +101,41 @@ def read_metrics(path: Path, *, up_to: int | None = None) -> list[dict]:
     return records
 
 
+def read_meta(path: Path) -> dict:
+    """The run's `config.json` (empty if there is none)."""
+    file = path / "config.json"
+    return json.loads(file.read_text()) if file.exists() else {}
+
+
+def latest_options(meta: dict) -> dict:
+    """The training options of the latest command that trained the run whose
+    `config.json` is `meta`: its start or its last resume."""
+    return [meta, *meta.get("resumes", [])][-1].get("options", {})
+
+
+def run_options(path: str | Path | None, *, resume: bool, **given) -> dict:
+    """The training options of a run (the names of `OPTIONS`): each one of `given`
+    that is not `None`; the others the run's own on `resume` (as its `config.json`
+    records them), else their defaults. A resumed run keeps its env: `env_overrides`
+    other than the run's are refused."""
+    saved = latest_options(read_meta(Path(path))) if resume else {}
+    options = {
+        name: given[name] if given[name] is not None else saved.get(name, default)
+        for name, default in OPTIONS.items()
+    }
+    # As JSON, so that a tuple and the list it was saved as compare equal.
+    overrides = json.loads(json.dumps(options["env_overrides"] or {}))
+    if resume and given["env_overrides"] is not None:
+        own = saved.get("env_overrides") or {}
+        if overrides != own:
+            raise ValueError(
+                f"the run in {path} was trained with env_overrides={own!r}, not "
+                f"{overrides!r}; a resumed run keeps its env (leave out "
+                "`env_overrides` to use the run's)"
+            )
+    return {**options, "env_overrides": overrides}
+
+
 def older_checkpoints(path: Path) -> list[tuple[int, Path]]:
     """`(epoch, file)` of the kept checkpoints before the newest, oldest first."""
     if not path.is_dir():
@@ -145,13 +189,14 @@ def check_run_dir(
 ) -> dict | None:
     """Everything about the run directory that needs nothing built: refuse to replace
     a run unless `overwrite`; on `resume`, read the checkpoint's header and compare its
-    config with `config` (only `EXTENSIBLE` fields may differ); check that the
+    config with `config` (only `EXTENSIBLE` fields may differ), and refuse to start
+    over a run with no checkpoint whose records would be lost; check that the
     directory can be written.
 
     **Returns:**
 
     The header of the checkpoint to resume from, or `None` (a new run, or a resumed run
-    killed before its first checkpoint, which starts over).
+    stopped before its first checkpoint, which starts over).
     """
     path = Path(path)
     if resume and overwrite:
@@ -170,11 +215,16 @@ def check_run_dir(
     if not run_files(path):
         raise FileNotFoundError(f"nothing to resume: no run in {path}")
     header = None
+    meta = read_meta(path)
     if (path / CHECKPOINT).exists():
         header = read_header(path / CHECKPOINT)
         saved = header.get("config", {})
+    elif "config" in meta:
+        saved = meta["config"]
     else:
-        saved = json.loads((path / "config.json").read_text())["config"]
+        raise FileNotFoundError(
+            f"nothing to resume in {path}: no checkpoint and no config.json"
+        )
     changed = differences(saved, config)
     fixed = [d for d in changed if d.split(":")[0] not in EXTENSIBLE]
     if fixed:
@@ -182,7 +232,9 @@ def check_run_dir(
             f"the run in {path} was made with another config; a resumed run may only "
             f"change {', '.join(EXTENSIBLE)}, and these differ: {'; '.join(fixed)}"
         )
-    if header is not None:
+    if header is None:
+        _check_start_over(path, meta, config_from_dict(saved))
+    else:
         done = header["epoch"] * config.env_steps_per_collection
         if config.total_env_steps < done + prefill_steps(config):
             raise ValueError(
@@ -192,6 +244,25 @@ def check_run_dir(
             )
     check_writable(path)
     return header
+
+
+def _check_start_over(path: Path, meta: dict, saved: CRLConfig) -> None:
+    """A resumed run with no checkpoint starts over. Refuse unless that loses nothing:
+    the run was stopped before it finished any epoch, or before its first checkpoint
+    (then its records are of epochs it trains again, bit for bit)."""
+    records = read_metrics(path)
+    if not records:
+        return
+    every = latest_options(meta).get("checkpoint_every")
+    epochs = num_epochs(saved)
+    if every is None or records[-1]["epoch"] >= epochs:
+        why = " (trained without `checkpoint_every`)" if every is None else ""
+        raise ValueError(
+            f"nothing to resume in {path}: it holds the metrics of "
+            f"{records[-1]['epoch']} of its {epochs} epochs but no checkpoint{why}; "
+            "to keep them, train in another run directory, else start over with "
+            "overwrite=True (--overwrite)"
+        )
 
 
 def prefill_steps(config: CRLConfig) -> int:
@@ -213,7 +284,9 @@ class RunDir:
       options, and what the command line adds), the package versions, and one entry
       per resume.
     - `metrics.jsonl`: one record per epoch, flushed as written. On resume it is
-      rewritten (atomically) with the epochs the checkpoint holds.
+      left as it is until the first new record, then rewritten (atomically) with the
+      epochs the checkpoint holds and that record: a resumed run stopped before its
+      first epoch loses no record.
     - `checkpoint.eqx`: the newest checkpoint, replaced atomically; with
       `keep_checkpoints > 1`, older ones as `checkpoint-epochN.eqx`.
     """
@@ -234,12 +307,15 @@ class RunDir:
         self.checkpoint_buffer = checkpoint_buffer
         self.checkpoint = self.path / CHECKPOINT
         self._metrics = None
+        # On resume, until the first new record: the records kept before it.
+        self._kept = None
 
     def start(self, history: list[dict], record: dict, *, resumed_at: int | None):
-        """Write `config.json` and `metrics.jsonl` (the records of `history`), then
-        keep `metrics.jsonl` open for appending. `resumed_at`: the epoch resumed from
-        (0 if there was no checkpoint yet), or `None` for a new run (whose old run
-        files, under `overwrite`, go)."""
+        """Write `config.json`, and `metrics.jsonl` for a new run; then keep
+        `metrics.jsonl` open for appending. `resumed_at`: the epoch resumed from (0 if
+        there was no checkpoint yet), or `None` for a new run (whose old run files,
+        under `overwrite`, go). On resume, `history` (the records up to `resumed_at`)
+        replaces `metrics.jsonl` only with the first new record."""
         if not self.main_process:
             return
         self.path.mkdir(parents=True, exist_ok=True)
@@ -255,13 +331,22 @@ class RunDir:
             meta.setdefault("resumes", []).append({"epoch": resumed_at, **entry})
             meta["config"] = config_dict(self.config)
         _atomic_write(meta_file, json.dumps(meta, indent=2) + "\n")
+        if resumed_at is None:
+            self._replace_metrics(history)
+        else:
+            self._kept = list(history)
+
+    def _replace_metrics(self, records: list[dict]) -> None:
         _atomic_write(
-            self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history)
+            self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in records)
         )
         self._metrics = open(self.path / "metrics.jsonl", "a")
 
     def write(self, record: dict) -> None:
-        if self._metrics is not None:
+        if self._kept is not None:
+            self._replace_metrics([*self._kept, record])
+            self._kept = None
+        elif self._metrics is not None:
             self._metrics.write(json.dumps(record) + "\n")
             self._metrics.flush()
 

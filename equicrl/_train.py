@@ -21,7 +21,14 @@ from ._learn import learn
 from ._outputs import write_run_outputs
 from ._preflight import check_run
 from ._run import check_finite, combine, describe, flat, progress_line, seed_records
-from ._rundir import CHECKPOINT, num_epochs, prefill_steps, read_metrics, RunDir
+from ._rundir import (
+    CHECKPOINT,
+    num_epochs,
+    prefill_steps,
+    read_metrics,
+    run_options,
+    RunDir,
+)
 from ._sharding import place
 from ._state import (
     env_steps,
@@ -83,12 +90,12 @@ def train(
     config: CRLConfig,
     *,
     run_dir: str | Path | None = None,
-    eval_every: int = 1,
+    eval_every: int | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
     overwrite: bool = False,
-    keep_checkpoints: int = 1,
-    checkpoint_buffer: bool = True,
+    keep_checkpoints: int | None = None,
+    checkpoint_buffer: bool | None = None,
     env_overrides: dict | None = None,
     log: Callable[[str], None] | None = None,
     loggers: Sequence[Callable[[dict], None]] = (),
@@ -105,27 +112,36 @@ def train(
         (one line per epoch) are written there. A directory that already holds a run
         is refused unless `resume` or `overwrite`.
     - `eval_every`: evaluate on the env's eval variant every this many epochs (and
-        after the last).
+        after the last). Default 1.
     - `checkpoint_every`: with `run_dir`, save the whole training state (networks,
         optimiser states, temperature, replay buffer, env states, RNG, counters; of
         every seed) to `run_dir/checkpoint.eqx` every this many epochs and after the
         last. No pickle; written to a temporary file and renamed, so a kill at any
-        moment leaves the previous checkpoint whole.
-    - `resume`: continue the run in `run_dir` from its checkpoint (from the start if
-        it was stopped before its first one). The config must be the same except for
-        `total_env_steps` (to extend a finished run); the fields that differ are
-        named before anything is built. A resumed run ends with exactly the
-        parameters and metrics of an uninterrupted one (same seed, same machine).
+        moment leaves the previous checkpoint whole. Default: no checkpoints (and so
+        a run that cannot be resumed or extended).
+    - `resume`: continue the run in `run_dir` from its checkpoint. The config must be
+        the same except for `total_env_steps` (to extend the run); the fields that
+        differ are named before anything is built. `eval_every`, `checkpoint_every`,
+        `keep_checkpoints`, `checkpoint_buffer` and `env_overrides`, where not given
+        (`None`), are the run's own, as its `config.json` records them; other
+        `env_overrides` than the run's are refused (a run keeps its env). A run with
+        no checkpoint starts over only if it was stopped before its first epoch or
+        its first checkpoint; one whose metrics no checkpoint holds (trained without
+        `checkpoint_every`) is refused, so that none of them is lost. A resumed run
+        ends with exactly the parameters and metrics of an uninterrupted one (same
+        seed, same machine); `metrics.jsonl` keeps every record until the resumed
+        run writes its first.
     - `overwrite`: replace the run in `run_dir`, if any (its config, metrics,
         checkpoints and pictures are deleted).
     - `keep_checkpoints`: keep this many newest checkpoints (the older ones as
-        `checkpoint-epochN.eqx`).
+        `checkpoint-epochN.eqx`). Default 1.
     - `checkpoint_buffer`: `False` leaves the replay buffer out of checkpoints
         (light: the buffer is most of a checkpoint, ~5 GB at the paper's humanoid
         sizes). A run resumed from a light checkpoint refills its buffer with
         `prefill_rows` of random actions (counted in `env_steps`), so it does not
-        end exactly as an uninterrupted run would.
-    - `env_overrides`: keyword arguments for [`equicrl.envs.make_env`][].
+        end exactly as an uninterrupted run would. Default `True`.
+    - `env_overrides`: keyword arguments for [`equicrl.envs.make_env`][] (JSON
+        values: they are recorded in `config.json`). Default none.
     - `log`: where progress lines go (default: print to stdout, flushed). The first
         line says what will run; then one line per epoch with env steps, steady env
         steps per second (after the first epoch, which includes compilation), ETA,
@@ -170,13 +186,24 @@ def train(
             if main_process:
                 print(line, file=sys.stdout, flush=True)
 
-    check_positive_int("eval_every", eval_every)
-    check_positive_int("keep_checkpoints", keep_checkpoints)
-    if checkpoint_every is not None:
-        check_positive_int("checkpoint_every", checkpoint_every)
-        if run_dir is None:
-            raise ValueError("`checkpoint_every` needs a `run_dir`")
+    given = dict(
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        checkpoint_buffer=checkpoint_buffer,
+        env_overrides=env_overrides,
+    )
+    for name in ("eval_every", "checkpoint_every", "keep_checkpoints"):
+        if given[name] is not None:
+            check_positive_int(name, given[name])
+    if checkpoint_every is not None and run_dir is None:
+        raise ValueError("`checkpoint_every` needs a `run_dir`")
     header = check_run(c, run_dir, resume=resume, overwrite=overwrite)
+    # On resume, what was not given is the run's own.
+    options = run_options(run_dir, resume=resume, **given)
+    eval_every = options["eval_every"]
+    checkpoint_every = options["checkpoint_every"]
+    env_overrides = options["env_overrides"]
     epochs = num_epochs(c)
     start_epoch = 0 if header is None else int(header["epoch"])
     if start_epoch >= epochs:
@@ -189,13 +216,6 @@ def train(
         return ts, read_metrics(Path(run_dir), up_to=start_epoch)
     files, history = None, []
     if run_dir is not None:
-        options = dict(
-            eval_every=eval_every,
-            checkpoint_every=checkpoint_every,
-            keep_checkpoints=keep_checkpoints,
-            checkpoint_buffer=checkpoint_buffer,
-            env_overrides=env_overrides or {},
-        )
         files, history = _open_run_dir(
             c, run_dir, start_epoch if resume else None, options, record, main_process
         )
@@ -220,8 +240,9 @@ def train(
 
 
 def _open_run_dir(c, run_dir, resumed_at, options, record, main_process):
-    """The run directory, its `config.json` and `metrics.jsonl` written (before the
-    build, so that a run killed at any moment can resume), and the history so far."""
+    """The run directory, its `config.json` (and a new run's `metrics.jsonl`) written
+    before the build, so that a run killed at any moment can resume; and the history
+    so far."""
     files = RunDir(
         run_dir,
         c,

@@ -345,6 +345,50 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     assert (tmp_path / "checkpoint.eqx").read_bytes() == good
 
 
+def test_a_resumed_run_keeps_its_options(tmp_path, monkeypatch, seed_one):
+    # A copy of a finished run of 6 epochs (evaluated every 2, checkpointed every 6),
+    # as if trained with env overrides (the default's value: the same env).
+    shutil.copytree(seed_one[2], tmp_path, dirs_exist_ok=True)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    overrides = {"success_threshold": 0.25}
+    meta["options"]["env_overrides"] = overrides
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    longer = LONGER.replace(seed=1)
+    # Another env is refused before anything is built.
+    with pytest.raises(ValueError, match="was trained with env_overrides="):
+        equicrl.train(
+            longer,
+            run_dir=tmp_path,
+            resume=True,
+            env_overrides={"success_threshold": 0.5},
+            log=lambda _: None,
+        )
+    # Extended by two epochs, given none of its options: it keeps them all.
+    make_parts, built = equicrl._train.make_parts, []
+    monkeypatch.setattr(
+        equicrl._train,
+        "make_parts",
+        lambda config, env_overrides: (
+            built.append(env_overrides) or make_parts(config, env_overrides)
+        ),
+    )
+    _, history = equicrl.train(
+        longer, run_dir=tmp_path, resume=True, outputs=False, log=lambda _: None
+    )
+    assert built == [overrides]
+    assert [r["epoch"] for r in history if "eval/success" in r] == [2, 4, 6, 8]
+    # Checkpointed at its new end: a later load or resume starts from there.
+    assert equicrl.load_run(tmp_path).epoch == 8
+    meta = json.loads((tmp_path / "config.json").read_text())
+    assert meta["resumes"][-1]["options"] == dict(
+        eval_every=2,
+        checkpoint_every=6,
+        keep_checkpoints=1,
+        checkpoint_buffer=True,
+        env_overrides=overrides,
+    )
+
+
 # Two seeds side by side in one program: seeds 0 and 1.
 SEEDS = TINY.replace(num_seeds=2)
 

@@ -23,12 +23,20 @@ from equicrl._rundir import config_dict
 TINY = tiny_config(epochs=8)  # prefill, then 8 epochs
 
 
-def _fake_run(path, config=TINY, *, program="tiny.py", epoch=2):
+def _fake_run(path, config=TINY, *, program="tiny.py", epoch=2, checkpoint_every=2):
     """A run directory as a run leaves it (config.json, metrics, a checkpoint whose
     header holds `config`); the checkpoint's arrays are a stand-in, since these checks
     read only its header."""
     path.mkdir(parents=True)
-    meta = {"config": config_dict(config), "program": program, "cli": {}}
+    options = dict(
+        eval_every=1,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=1,
+        checkpoint_buffer=True,
+        env_overrides={},
+    )
+    meta = {"config": config_dict(config), "options": options, "program": program}
+    meta["cli"] = {}
     (path / "config.json").write_text(json.dumps(meta))
     records = [{"epoch": i + 1, "env_steps": 0} for i in range(epoch)]
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -108,6 +116,40 @@ def test_bad_run_directories_are_one_line_and_status_2(tmp_path, capsys):
     with pytest.raises(ValueError, match="num_envs: 32 -> 16"):
         equicrl.train(TINY, run_dir=elsewhere, resume=True)
     assert digest(run) == before
+
+
+def test_resume_never_loses_the_records_of_a_run_with_no_checkpoint(tmp_path, capsys):
+    from equicrl._rundir import check_run_dir, RunDir
+
+    # As `train(TINY, run_dir=run)` leaves a run: all 8 epochs, no checkpoint.
+    run = _fake_run(tmp_path / "run", epoch=8, checkpoint_every=None)
+    (run / "checkpoint.eqx").unlink()
+    before = digest(run)
+    longer = TINY.replace(total_env_steps=TINY.total_env_steps + 160)
+    message = (
+        r"nothing to resume in .*: it holds the metrics of 8 of its 8 epochs but no "
+        r"checkpoint \(trained without `checkpoint_every`\); to keep them"
+    )
+    with pytest.raises(ValueError, match=message):
+        equicrl.train(longer, run_dir=run, resume=True, log=lambda _: None)
+    args = ["--resume", str(run), "--total-env-steps", str(longer.total_env_steps)]
+    code, out, err = run_cli({"tiny": TINY}, args, capsys, prog="tiny.py")
+    assert code == 2 and err.count("\n") == 1 and "nothing to resume" in err, err
+    assert digest(run) == before
+    # Stopped before its first checkpoint, or before its first epoch: it starts over
+    # (its records are replaced only as the epochs are trained again).
+    stopped = _fake_run(tmp_path / "stopped", epoch=1, checkpoint_every=2)
+    (stopped / "checkpoint.eqx").unlink()
+    assert check_run_dir(stopped, longer, resume=True, overwrite=False) is None
+    compiling = _fake_run(tmp_path / "compiling", epoch=0, checkpoint_every=None)
+    (compiling / "checkpoint.eqx").unlink()
+    assert check_run_dir(compiling, longer, resume=True, overwrite=False) is None
+    files = RunDir(stopped, longer, main_process=True)
+    files.start([], {"options": {}}, resumed_at=0)
+    assert (stopped / "metrics.jsonl").read_text() == '{"epoch": 1, "env_steps": 0}\n'
+    files.write({"epoch": 1, "env_steps": 480})
+    files.close()
+    assert (stopped / "metrics.jsonl").read_text() == '{"epoch": 1, "env_steps": 480}\n'
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
