@@ -7,7 +7,9 @@ ours for comparison. `train:NAME` is the env as training steps it:
 `wrap_for_training(make_env(NAME))` (episodes and the auto-reset with a fresh start
 and goal included) against the bare env `NAME` beside it; the table ends with their
 ratio. `NAME+feet` is a maze whose walls touch the robot's feet only (the model before
-whole-body walls), to show what the release's wall contacts cost. `mjx:NAME` is the
+whole-body walls), to show what the release's wall contacts cost; `NAME+brax` has
+Brax's floor and self contacts (feet on the floor only) instead of the release's, to
+show what those cost (the suffixes combine: `NAME+feet+brax`). `mjx:NAME` is the
 physics floor of an arm task: the same model compiled by MuJoCo from the env's MJCF
 and stepped by MJX directly (`mjx.step` 25 times per env step, on `mjx.Data`, the
 controls mapped from the same random actions), with none of our env's work (Brax's
@@ -91,9 +93,17 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
         from equicrl import envs
 
         # `NAME+feet`: maze walls that touch the feet only (the model before whole-body
-        # walls).
-        base = name.removeprefix("train:").removesuffix("+feet")
-        overrides = {"wall_geoms": ()} if name.endswith("+feet") else {}
+        # walls); `NAME+brax`: Brax's floor and self contacts.
+        base, *options = name.removeprefix("train:").split("+")
+        unknown = set(options) - {"feet", "brax"}
+        if unknown:
+            raise SystemExit(f"unknown env suffix {', '.join(sorted(unknown))}")
+        overrides = {}
+        if "feet" in options:
+            robot = envs.AntGoalEnv if base.startswith("ant") else envs.HumanoidGoalEnv
+            overrides["wall_geoms"] = robot.FEET
+        if "brax" in options:
+            overrides["contacts"] = "brax"
         env = envs.make_env(base, **overrides)
     if name.startswith("mjx:"):
         pass
@@ -235,6 +245,15 @@ def main() -> None:
     if floors:
         print("\n| arm env / MJX floor | envs | ratio |\n|---|---:|---:|")
         for env, n, ratio in floors:
+            print(f"| {env} | {n} | {ratio:.2f} |")
+    contacts = [
+        (env, n, by_point[env, n]["steps_per_s"] / p["steps_per_s"])
+        for (other, n), p in by_point.items()
+        if other.endswith("+brax") and ((env := other[: -len("+brax")]), n) in by_point
+    ]
+    if contacts:
+        print("\n| release's contacts / Brax's | envs | ratio |\n|---|---:|---:|")
+        for env, n, ratio in contacts:
             print(f"| {env} | {n} | {ratio:.2f} |")
     print(f"wrote {args.out}")
 
