@@ -44,7 +44,7 @@ class TrainOptions:
     """Keep this many newest checkpoints (older ones as checkpoint-epochN.eqx)."""
     light_checkpoints: bool = False
     """Leave the replay buffer out of checkpoints: far smaller, but a run resumed from
-    one refills its buffer with random steps and is not bit-exact."""
+    one refills its buffer as the prefill fills it and is not bit-exact."""
     progress_bar: bool = True
     """Show a progress bar when stdout is a terminal (rich, installed with tyro)."""
     tensorboard: bool = False

@@ -8,6 +8,9 @@ from ._energy import ENERGIES
 from ._losses import INFONCE_KINDS
 
 
+PREFILLS = ("actor", "uniform")
+
+
 @dataclasses.dataclass(frozen=True)
 class CRLConfig:
     """Every hyperparameter of contrastive RL, with the paper's values as defaults.
@@ -28,9 +31,14 @@ class CRLConfig:
     replay_rows: int = 10_000
     """Replay capacity in time rows (each row holds one step of every env; FIFO)."""
     prefill_rows: int = 1_000
-    """Rows collected with uniformly random actions before learning starts, rounded
-    up to whole collections of `unroll_length` rows, as the research code does (1,000
-    -> 1,054 at 62); the trainer prints the number it uses."""
+    """Rows collected before learning starts (see `prefill`), rounded up to whole
+    collections of `unroll_length` rows, as the research code does (1,000 -> 1,054
+    at 62); the trainer prints the number it uses."""
+    prefill: str = "actor"
+    """What acts in the prefill: `"actor"`, the freshly initialised actor sampling
+    stochastically, in the same compiled collection as training (the release's:
+    small, smooth actions, std about 0.22); or `"uniform"`, actions uniform in
+    `(-1, 1)`."""
     batch_size: int = 512
     """Relabelled transitions per gradient step (also the InfoNCE negatives)."""
     env_steps_per_gradient_step: int | float = 40.0
@@ -125,6 +133,7 @@ class CRLConfig:
             raise ValueError(f"`gamma` must be in (0, 1), got {self.gamma!r}")
         check_choice("energy", self.energy, ENERGIES)
         check_choice("infonce_kind", self.infonce_kind, INFONCE_KINDS)
+        check_choice("prefill", self.prefill, PREFILLS)
         if not isinstance(self.env_name, str) or not self.env_name:
             raise TypeError(
                 f"`env_name` must be a non-empty string, got {self.env_name!r}"
@@ -187,7 +196,7 @@ class CRLConfig:
 
     @property
     def prefill_collections(self) -> int:
-        """Collections of random actions before learning: `prefill_rows` rounded up to
+        """Collections of the prefill, before learning: `prefill_rows` rounded up to
         whole collections of `unroll_length` rows."""
         return -(-self.prefill_rows // self.unroll_length)
 

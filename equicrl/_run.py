@@ -157,12 +157,20 @@ def check_finite(first_nonfinite, record: dict, epoch: int, c, checkpoint) -> No
     )
 
 
+def prefill_source(c: CRLConfig, refill: bool = False) -> str:
+    """What acts in the prefill, in words."""
+    if c.prefill == "uniform":
+        return "of uniform random actions"
+    return "of the resumed actor" if refill else "of the untrained actor"
+
+
 def describe(c: CRLConfig, epochs: int) -> str:
     seeds = f", {c.num_seeds} seeds (one program)" if c.num_seeds > 1 else ""
     return (
         f"equicrl: {c.env_name}, {c.num_envs} envs{seeds}, critic depth "
         f"{c.critic_depth}, actor depth {c.actor_depth}; a prefill of "
-        f"{c.prefill_collections * c.env_steps_per_collection:,} random steps "
+        f"{c.prefill_collections * c.env_steps_per_collection:,} steps "
+        f"{prefill_source(c)} "
         f"({c.prefill_collections} collections of {c.unroll_length}), then {epochs} "
         f"epochs of {c.env_steps_per_collection:,} env steps and "
         f"{c.gradient_steps_per_collection} gradient steps (batch {c.batch_size})"

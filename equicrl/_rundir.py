@@ -63,12 +63,18 @@ def config_from_dict(saved: dict) -> CRLConfig:
             f"the saved config has fields this equicrl does not know: "
             f"{', '.join(unknown)} (made by another version?)"
         )
-    return CRLConfig(**saved)
+    return CRLConfig(**_upgraded(saved))
+
+
+def _upgraded(saved: dict) -> dict:
+    """A saved config with the fields added since it was saved, at the values that
+    run used: a run made before the prefill was a choice prefilled uniformly."""
+    return {"prefill": "uniform", **saved}
 
 
 def differences(saved: dict, config: CRLConfig) -> list[str]:
     """`field: saved -> new` for each field where `config` differs from `saved`."""
-    new = config_dict(config)
+    new, saved = config_dict(config), _upgraded(saved)
     return [
         f"{k}: {saved.get(k)!r} -> {new[k]!r}"
         for k in new

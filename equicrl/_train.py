@@ -20,7 +20,15 @@ from ._evaluate import evaluate, evaluate_seeds
 from ._learn import learn
 from ._outputs import write_run_outputs
 from ._preflight import check_run
-from ._run import check_finite, combine, describe, flat, progress_line, seed_records
+from ._run import (
+    check_finite,
+    combine,
+    describe,
+    flat,
+    prefill_source,
+    progress_line,
+    seed_records,
+)
 from ._rundir import (
     CHECKPOINT,
     num_epochs,
@@ -138,7 +146,8 @@ def train(
     - `checkpoint_buffer`: `False` leaves the replay buffer out of checkpoints
         (light: the buffer is most of a checkpoint, ~5 GB at the paper's humanoid
         sizes). A run resumed from a light checkpoint refills its buffer with
-        `prefill_rows` of random actions (counted in `env_steps`), so it does not
+        `prefill_rows` collected as the prefill is (`config.prefill`: with the
+        resumed actor, or uniform actions; counted in `env_steps`), so it does not
         end exactly as an uninterrupted run would. Default `True`.
     - `env_overrides`: keyword arguments for [`equicrl.envs.make_env`][] (JSON
         values: they are recorded in `config.json`). Default none.
@@ -292,12 +301,13 @@ def _loop(
     c = parts.config
     if start_epoch == 0 or refill:
         start = time.perf_counter()
+        uniform = jnp.asarray(c.prefill == "uniform")
         for _ in range(c.prefill_collections):
-            ts = programs.collect(jnp.asarray(True), ts)
+            ts = programs.collect(uniform, ts)
         log(
             f"{'refilled' if refill else 'prefilled'} the buffer with "
-            f"{prefill_steps(c):,} random steps in {time.perf_counter() - start:.1f} s "
-            "(compiling the collection included)"
+            f"{prefill_steps(c):,} steps {prefill_source(c, refill)} in "
+            f"{time.perf_counter() - start:.1f} s (compiling the collection included)"
             + (" (the checkpoint holds no buffer)" if refill else "")
         )
     # Steady throughput is measured from the end of this process's first epoch, which

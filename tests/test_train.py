@@ -3,6 +3,7 @@
 import json
 
 import jax
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
@@ -109,3 +110,37 @@ def test_run_writes_config_metrics_and_progress(run):
         int(state.buffer.start) + np.arange(state.buffer.capacity)
     ) % state.buffer.capacity
     assert np.all(np.diff(ids[order], axis=0) >= 0)
+
+
+def test_the_prefill_samples_the_untrained_actor():
+    # As the release: the buffer is prefilled by the freshly initialised actor,
+    # sampling tanh(mean + std * eps), not by uniform actions. With goals at cell
+    # centres (goal_noise 0), every stored prefill action is within 4 standard
+    # deviations of that actor's Gaussian at its state for one of the goal cells;
+    # uniform actions at the same states mostly are not. (The actor is the release's
+    # width, 256, whose initial standard deviations are about 0.1.)
+    from helpers import tiny_config
+
+    from equicrl._state import initial_state, make_parts, seed_keys
+
+    c = tiny_config(1).replace(actor_width=256)
+    overrides = {"goal_noise": 0.0}
+    state, _ = equicrl.train(
+        c, env_overrides=overrides, outputs=False, log=lambda _: None
+    )
+    rows = c.prefill_collections * c.unroll_length
+    states = np.asarray(state.buffer.data["state"][:rows]).reshape(-1, 2)
+    actions = np.asarray(state.buffer.data["action"][:rows], np.float64)
+    parts = make_parts(c, overrides)
+    actor = initial_state(parts, seed_keys(c)).crl.actor
+    goals = jnp.asarray(parts.env.layout.goal_cells * parts.env.cell_size, "float32")
+    grid = jax.vmap(jax.vmap(actor, in_axes=(None, 0)), in_axes=(0, None))
+    mean, log_std = (np.asarray(x, np.float64) for x in grid(states, goals))
+
+    def worst_z(actions):
+        z = (np.arctanh(actions.reshape(-1, 1, 2)) - mean) / np.exp(log_std)
+        return np.abs(z).max(-1).min(-1)  # best goal cell, worse action axis
+
+    assert np.all(worst_z(actions) < 4)
+    uniform = jr.uniform(jr.key(0), actions.shape, minval=-1, maxval=1)
+    assert np.mean(worst_z(np.asarray(uniform, np.float64)) < 4) < 0.5
