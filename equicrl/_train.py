@@ -292,6 +292,16 @@ def _start(c: CRLConfig, files, header, env_overrides, log):
     return parts, programs, ts, eval_keys
 
 
+def prefill(programs: _Programs, ts: TrainState, c: CRLConfig) -> TrainState:
+    """The prefill (or a light checkpoint's refill): `prefill_collections`
+    collections by the current actor, sampling (`config.prefill="actor"`), or of
+    uniform actions, in the compiled collection of the epochs."""
+    uniform = jnp.asarray(c.prefill == "uniform")
+    for _ in range(c.prefill_collections):
+        ts = programs.collect(uniform, ts)
+    return ts
+
+
 def _loop(
     parts, programs, ts, history, start_epoch, epochs, eval_keys, files, *,
     eval_every, checkpoint_every, log, loggers, refill,
@@ -301,9 +311,7 @@ def _loop(
     c = parts.config
     if start_epoch == 0 or refill:
         start = time.perf_counter()
-        uniform = jnp.asarray(c.prefill == "uniform")
-        for _ in range(c.prefill_collections):
-            ts = programs.collect(uniform, ts)
+        ts = prefill(programs, ts, c)
         log(
             f"{'refilled' if refill else 'prefilled'} the buffer with "
             f"{prefill_steps(c):,} steps {prefill_source(c, refill)} in "

@@ -259,7 +259,7 @@ def test_light_checkpoints_leave_out_the_buffer_and_resume_by_refilling(killed_r
     assert full - light >= 100 * 16 * 4
     # Its actor is the one the next epoch starts from.
     out, err = killed_run["refilled"]
-    assert "refilled the buffer with 320 random steps" in out, err
+    assert "refilled the buffer with 320 steps of the resumed actor" in out, err
     assert "resumed" in out and "at epoch 7" in out
 
 
