@@ -165,12 +165,14 @@ class GoalAutoResetWrapper(Wrapper):
         pool = {
             "pipeline_state": state.pipeline_state,
             "obs": state.obs,
-            # The env's own info only: the episode bookkeeping stays the finished
-            # episode's (see `_EPISODE_INFO`).
+            # Step count and truncation go on from the finished episode's: the next
+            # step zeroes the step count where `done`, as Brax's wrappers expect.
+            # (The pool keeps the reset's episode sums, unused, so that checkpoints
+            # of earlier runs still load: see `step`.)
             "info": {
                 name: value
                 for name, value in state.info.items()
-                if name not in _EPISODE_INFO
+                if name not in ("steps", "truncation")
             },
         }
         return jax.tree.map(lambda x: x.reshape((n, k) + x.shape[1:]), pool)
@@ -223,7 +225,9 @@ class GoalAutoResetWrapper(Wrapper):
         info = dict(state.info)
         info["last_obs"] = state.obs
         for name, value in fresh["info"].items():
-            if name in info:
+            # The env's own info only: the episode bookkeeping stays the finished
+            # episode's (see `_EPISODE_INFO`).
+            if name in info and name not in _EPISODE_INFO:
                 info[name] = jax.tree.map(where_done, value, info[name])
         info.update(
             reset_pool=pool, pool_used=used + done.astype(used.dtype), reset_key=key
