@@ -35,4 +35,7 @@ from ._registry import (
     register_env as register_env,
     wrap_for_training as wrap_for_training,
 )
-from ._walls import add_maze_walls as add_maze_walls
+from ._walls import (
+    add_maze_walls as add_maze_walls,
+    set_contact_bits as set_contact_bits,
+)

@@ -2,11 +2,12 @@
 
 MuJoCo collides two geoms when the `contype` of one shares a bit with the
 `conaffinity` of the other (and they are not on the same or a parent-child body).
-Bit 1 carries the robot's floor and self contacts, which [`set_contact_bits`][] sets
-geom by geom (the release's or Brax's). Bit 2 carries the walls alone: the walls
-answer it (`conaffinity` 2) and the robot geoms that must not pass through a wall
-add it to their `contype`, so the choice of wall geoms never changes a floor or
-self contact, and the choice of floor and self contacts never changes a wall.
+Bit 1 carries the robot's floor and self contacts, which
+[`equicrl.envs.set_contact_bits`][] sets geom by geom (the release's or Brax's).
+Bit 2 carries the walls alone: the walls answer it (`conaffinity` 2) and the robot
+geoms that must not pass through a wall add it to their `contype`, so the choice of
+wall geoms never changes a floor or self contact, and the choice of floor and self
+contacts never changes a wall.
 """
 
 import contextlib
@@ -160,7 +161,8 @@ def robot_system(
     default_bits: tuple[int, int],
 ):
     """The robot env's system, rebuilt from its Brax MJCF with the given floor and
-    self contacts ([`set_contact_bits`][]) and, with a layout, maze walls."""
+    self contacts ([`equicrl.envs.set_contact_bits`][]) and, with a layout, maze
+    walls."""
     path = epath.resource_path("brax") / "envs" / "assets" / asset
     xml = set_contact_bits(path.read_text(), contact_bits, default=default_bits)
     if layout is not None:
