@@ -13,6 +13,30 @@ from ._cli import _Plan, TrainOptions
 from ._config import CRLConfig
 
 
+def _say(*args, **kwargs) -> None:
+    """Print to standard output, flushed. Once nobody reads it any more (`| head`
+    closed the pipe), the rest goes to `os.devnull`: training goes on, with no
+    traceback, and its files are written as usual."""
+    kwargs["flush"] = True
+    try:
+        print(*args, **kwargs)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured, say)
+        sys.stdout = open(os.devnull, "w")
+        return
+    # On the descriptor itself, so that what is still buffered, and the flush at
+    # exit, go nowhere instead of raising again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
     """Train as planned; a finished run (nothing to do) gets no loggers, so that
     nothing in it is written."""
@@ -23,7 +47,7 @@ def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
     config, run_dir, options = plan.config, plan.run_dir, plan.options
     main_process = jax.process_index() == 0
     if plan.resume:
-        print(f"resuming {run_dir} with the config saved in it", flush=True)
+        _say(f"resuming {run_dir} with the config saved in it", flush=True)
     loggers = _make_loggers(options, config, run_dir, main_process and not finished)
     log, bar = _progress(options, config, main_process, bar=not finished)
     record = {
@@ -129,7 +153,7 @@ def _progress(
 
     def log(line: str) -> None:
         if main_process:
-            print(line, flush=True)
+            _say(line, flush=True)
 
     if not (bar and options.progress_bar and main_process and sys.stdout.isatty()):
         return log, None
@@ -153,7 +177,7 @@ def evaluate_run(run):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = run.path / f"eval-{stamp}"
     out.mkdir()
-    print(
+    _say(
         f"evaluating {run.path} (checkpoint at epoch {run.epoch}, {run.env_steps:,} "
         f"env steps): {c.eval_envs} episodes on {c.env_name}'s eval env, into {out}",
         flush=True,
@@ -169,7 +193,7 @@ def evaluate_run(run):
     }
     (out / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     for i, r in enumerate(results):
-        print(
+        _say(
             f"seed {c.seed + i}: success {r['success']:.2f} ± "
             f"{r['success_stderr']:.2f}, time at goal {r['time_at_goal']:.1f}, "
             f"final distance {r['final_dist']:.2f}"
@@ -186,7 +210,7 @@ def evaluate_run(run):
         log=print,
     )
     files = ", ".join(p.name for p in [out / "eval.json", *written])
-    print(f"outputs in {out}/: {files}", flush=True)
+    _say(f"outputs in {out}/: {files}", flush=True)
     return run, results, out
 
 
@@ -222,7 +246,7 @@ def _print_summary(config: CRLConfig, history: list[dict], run_dir: Path) -> Non
             if config.num_seeds > 1
             else "± standard error"
         )
-        print(
+        _say(
             f"final evaluation ({config.eval_envs} episodes on the eval env, {over}): "
             f"success {last['eval/success']:.2f} ± {last['eval/success_stderr']:.2f}, "
             f"time at goal {last['eval/time_at_goal']:.1f}, final distance "
@@ -233,9 +257,9 @@ def _print_summary(config: CRLConfig, history: list[dict], run_dir: Path) -> Non
             own = [r["seeds"][i] if "seeds" in r else r for r in evals[-5:]]
             success = sum(r["eval/success"] for r in own) / 5
             time_at_goal = sum(r["eval/time_at_goal"] for r in own) / 5
-            print(
+            _say(
                 f"seed {config.seed + i}: mean of the last 5 evaluations: success "
                 f"{success:.2f}, time at goal {time_at_goal:.1f}"
             )
     files = sorted(p.name for p in run_dir.iterdir())
-    print(f"outputs in {run_dir}/: {', '.join(files)}", flush=True)
+    _say(f"outputs in {run_dir}/: {', '.join(files)}", flush=True)

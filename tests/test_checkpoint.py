@@ -200,6 +200,14 @@ def killed_run(tmp_path_factory):
         str(LONGER.total_env_steps),
     ]
     refilled = _start(script, extend, env).communicate(timeout=300)
+    # A reader that goes away (`| head -2`): stdout closed after two lines.
+    piped_dir = root / "piped"
+    piped = _start(script, ["--run-dir", str(piped_dir)], env)
+    head = [piped.stdout.readline() for _ in range(2)]
+    piped.stdout.close()
+    piped_err = piped.stderr.read()
+    piped.stderr.close()
+    piped.wait(timeout=300)
     return dict(
         run_dir=run_dir,
         stops=stops,
@@ -211,6 +219,7 @@ def killed_run(tmp_path_factory):
         light=light,
         sizes=(full_size, light_size),
         refilled=refilled,
+        piped=(piped.returncode, head, piped_err, piped_dir),
     )
 
 
@@ -250,6 +259,16 @@ def test_real_kills_leave_a_loadable_run_that_resumes_exactly(
     assert meta["options"]["checkpoint_every"] == 1
     assert meta["command"][:2] == ["tiny.py", "--run-dir"]
     assert {"jax", "brax", "python"} <= set(meta["versions"])
+
+
+def test_a_closed_stdout_neither_stops_training_nor_prints_a_traceback(killed_run):
+    code, head, err, run_dir = killed_run["piped"]
+    assert head[0].startswith("run directory:")
+    assert code == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    records = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert (run_dir / "trajectories.png").exists()
 
 
 def test_light_checkpoints_leave_out_the_buffer_and_resume_by_refilling(killed_run):
