@@ -164,14 +164,36 @@ def prefill_source(c: CRLConfig, refill: bool = False) -> str:
     return "of the resumed actor" if refill else "of the untrained actor"
 
 
-def describe(c: CRLConfig, epochs: int) -> str:
+def describe(
+    c: CRLConfig, epochs: int, *, start_epoch: int = 0, refill: bool = False
+) -> str:
+    """The run in one line: what trains, the prefill (or, on resume, where it picks
+    up), the epochs, and the step target if it was rounded to whole epochs."""
     seeds = f", {c.num_seeds} seeds (one program)" if c.num_seeds > 1 else ""
+    fill = (
+        f"{c.prefill_collections * c.env_steps_per_collection:,} steps "
+        f"{prefill_source(c, refill)} ({c.prefill_collections} collections of "
+        f"{c.unroll_length})"
+    )
+    steps = (
+        f"{c.env_steps_per_collection:,} env steps and "
+        f"{c.gradient_steps_per_collection} gradient steps (batch {c.batch_size})"
+    )
+    if start_epoch == 0:
+        plural = "s" if epochs != 1 else ""
+        plan = f"a prefill of {fill}, then {epochs} epoch{plural} of {steps}"
+    else:
+        refilled = f", after refilling the buffer with {fill}" if refill else ""
+        plan = (
+            f"resuming at epoch {start_epoch} of {epochs}{refilled}; epochs of {steps}"
+        )
+    total = (c.prefill_collections + epochs) * c.env_steps_per_collection
+    rounded = (
+        f"; {c.total_env_steps:,} env steps asked for, {total:,} in whole epochs"
+        if total != c.total_env_steps
+        else ""
+    )
     return (
         f"equicrl: {c.env_name}, {c.num_envs} envs{seeds}, critic depth "
-        f"{c.critic_depth}, actor depth {c.actor_depth}; a prefill of "
-        f"{c.prefill_collections * c.env_steps_per_collection:,} steps "
-        f"{prefill_source(c)} "
-        f"({c.prefill_collections} collections of {c.unroll_length}), then {epochs} "
-        f"epochs of {c.env_steps_per_collection:,} env steps and "
-        f"{c.gradient_steps_per_collection} gradient steps (batch {c.batch_size})"
+        f"{c.critic_depth}, actor depth {c.actor_depth}; {plan}{rounded}"
     )

@@ -219,7 +219,8 @@ def train(
         # Nothing to train, and nothing in the run directory is written.
         log(
             f"the run in {run_dir} is finished (epoch {start_epoch} of {epochs}): "
-            "nothing to do; a larger `total_env_steps` extends it"
+            "nothing to do; a larger `total_env_steps` (`--total-env-steps N` on the "
+            "command line, with `--resume`) extends it"
         )
         ts, _ = read_state(Path(run_dir) / CHECKPOINT, make_parts(c, env_overrides))
         return ts, read_metrics(Path(run_dir), up_to=start_epoch)
@@ -230,7 +231,8 @@ def train(
         )
         log(f"run directory: {files.path}")
     try:
-        log(describe(c, epochs))
+        refill = header is not None and not header.get("buffer", True)
+        log(describe(c, epochs, start_epoch=start_epoch, refill=refill))
         if resume and header is None:
             log(f"no checkpoint in {run_dir} yet: the run starts from the beginning")
         parts, programs, ts, eval_keys = _start(c, files, header, env_overrides, log)
@@ -238,7 +240,7 @@ def train(
             parts, programs, ts, history, start_epoch, epochs, eval_keys, files,
             eval_every=eval_every, checkpoint_every=checkpoint_every, log=log,
             loggers=loggers if main_process else (),
-            refill=header is not None and not header.get("buffer", True),
+            refill=refill,
         )  # fmt: skip
     finally:
         if files is not None:

@@ -190,3 +190,24 @@ def test_an_evaluation_of_one_episode_has_no_standard_error():
         actor, env, num_episodes=1, episode_length=3, key=jr.key(1)
     )
     assert set(result) == {"time_at_goal", "success", "final_dist"}
+
+
+def test_the_runs_header_says_what_runs():
+    from equicrl._run import describe
+    from equicrl._rundir import num_epochs
+
+    one = tiny_config(1)
+    line = describe(one, num_epochs(one))
+    assert "a prefill of 320 steps of the untrained actor" in line
+    assert "then 1 epoch of 160 env steps" in line and "asked for" not in line
+    # A step target that is not whole epochs is said, with what runs.
+    odd = tiny_config(6).replace(total_env_steps=20 * 16 + 6 * 160 + 100)
+    assert "1,380 env steps asked for, 1,280 in whole epochs" in describe(
+        odd, num_epochs(odd)
+    )
+    # On resume, no prefill is announced unless a light checkpoint is refilled.
+    six = tiny_config(6)
+    resumed = describe(six, 6, start_epoch=4)
+    assert "resuming at epoch 4 of 6;" in resumed and "prefill" not in resumed
+    refilled = describe(six.replace(prefill="uniform"), 6, start_epoch=4, refill=True)
+    assert "after refilling the buffer with 320 steps of uniform random" in refilled
