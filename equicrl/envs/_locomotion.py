@@ -15,6 +15,7 @@ from brax.envs.ant import Ant
 from brax.envs.base import State
 from brax.envs.humanoid import Humanoid
 
+from .._checks import check_choice
 from ._goal_env import check_cell_fractions, goal_state, GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
 from ._walls import quiet_brax_load, robot_system
@@ -44,12 +45,7 @@ class _LocomotionGoalEnv(GoalEnv):
         wall_geoms: Sequence[str] | None,
         contacts: str,
     ):
-        if contacts not in CONTACTS:
-            raise ValueError(
-                f"`contacts` must be one of {', '.join(map(repr, CONTACTS))}, got "
-                f"{contacts!r}"
-            )
-        self.contacts = contacts
+        self.contacts = check_choice("contacts", contacts, CONTACTS)
         if isinstance(layout, str):
             layout = get_layout(layout)
         self.layout = layout
@@ -113,6 +109,11 @@ class _LocomotionGoalEnv(GoalEnv):
         """`(contype, conaffinity)` by geom name, and those of the other robot
         geoms, for the floor and self contacts called `contacts`."""
         raise NotImplementedError
+
+    def _braxs_contact_bits(self):
+        """Brax's models (`ant.xml`, `humanoid.xml`): the feet (contype 1) on the
+        floor (conaffinity 1), nothing else."""
+        return {"floor": (0, 1), **{f: (1, 0) for f in self.FEET}}, (0, 0)
 
     def _open_goal(self, key) -> jax.Array:
         raise NotImplementedError
@@ -243,9 +244,8 @@ class AntGoalEnv(_LocomotionGoalEnv):
 
     def _contact_bits(self, contacts, layout):
         if contacts == "brax" or layout is None:
-            # Brax's ant.xml, which is also the release's open-floor ant: the feet
-            # (contype 1) on the floor (conaffinity 1).
-            return {"floor": (0, 1), **{f: (1, 0) for f in self.FEET}}, (0, 0)
+            # The release's open-floor ant is Brax's ant.xml.
+            return self._braxs_contact_bits()
         # The release's ant_maze.xml: the floor, torso and hips answer contacts
         # (conaffinity 1), the feet make and answer them (1 / 1), legs and ankles
         # take no part.
@@ -338,8 +338,7 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
 
     def _contact_bits(self, contacts, layout):
         if contacts == "brax":
-            # Brax's humanoid.xml: the feet (contype 1) on the floor (conaffinity 1).
-            return {"floor": (0, 1), **{f: (1, 0) for f in self.FEET}}, (0, 0)
+            return self._braxs_contact_bits()
         # The release's: every body geom has contype 1 (its default class), the
         # floor 1 / 1.
         return {"floor": (1, 1)}, (1, 0)
