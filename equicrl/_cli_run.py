@@ -47,7 +47,7 @@ def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
     config, run_dir, options = plan.config, plan.run_dir, plan.options
     main_process = jax.process_index() == 0
     if plan.resume:
-        _say(f"resuming {run_dir} with the config saved in it", flush=True)
+        _say(f"resuming {run_dir} with the config saved in it")
     loggers = _make_loggers(options, config, run_dir, main_process and not finished)
     log, bar = _progress(options, config, main_process, bar=not finished)
     record = {
@@ -153,7 +153,7 @@ def _progress(
 
     def log(line: str) -> None:
         if main_process:
-            _say(line, flush=True)
+            _say(line)
 
     if not (bar and options.progress_bar and main_process and sys.stdout.isatty()):
         return log, None
@@ -179,8 +179,7 @@ def evaluate_run(run):
     out.mkdir()
     _say(
         f"evaluating {run.path} (checkpoint at epoch {run.epoch}, {run.env_steps:,} "
-        f"env steps): {c.eval_envs} episodes on {c.env_name}'s eval env, into {out}",
-        flush=True,
+        f"env steps): {c.eval_envs} episodes on {c.env_name}'s eval env, into {out}"
     )
     results = run.evaluate()
     summary = {
@@ -210,7 +209,7 @@ def evaluate_run(run):
         log=print,
     )
     files = ", ".join(p.name for p in [out / "eval.json", *written])
-    _say(f"outputs in {out}/: {files}", flush=True)
+    _say(f"outputs in {out}/: {files}")
     return run, results, out
 
 
@@ -262,4 +261,4 @@ def _print_summary(config: CRLConfig, history: list[dict], run_dir: Path) -> Non
                 f"{success:.2f}, time at goal {time_at_goal:.1f}"
             )
     files = sorted(p.name for p in run_dir.iterdir())
-    _say(f"outputs in {run_dir}/: {', '.join(files)}", flush=True)
+    _say(f"outputs in {run_dir}/: {', '.join(files)}")

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ._config import CRLConfig
+from ._rundir import prefill_steps
 
 
 def fmt_time(seconds: float) -> str:
@@ -171,7 +172,7 @@ def describe(
     up), the epochs, and the step target if it was rounded to whole epochs."""
     seeds = f", {c.num_seeds} seeds (one program)" if c.num_seeds > 1 else ""
     fill = (
-        f"{c.prefill_collections * c.env_steps_per_collection:,} steps "
+        f"{prefill_steps(c):,} steps "
         f"{prefill_source(c, refill)} ({c.prefill_collections} collections of "
         f"{c.unroll_length})"
     )
@@ -187,7 +188,7 @@ def describe(
         plan = (
             f"resuming at epoch {start_epoch} of {epochs}{refilled}; epochs of {steps}"
         )
-    total = (c.prefill_collections + epochs) * c.env_steps_per_collection
+    total = prefill_steps(c) + epochs * c.env_steps_per_collection
     rounded = (
         f"; {c.total_env_steps:,} env steps asked for, {total:,} in whole epochs"
         if total != c.total_env_steps
