@@ -36,9 +36,9 @@ class CRLConfig:
     at 62); the trainer prints the number it uses."""
     prefill: str = "actor"
     """What acts in the prefill: `"actor"`, the freshly initialised actor sampling
-    stochastically, in the same compiled collection as training (the release's:
-    small, smooth actions, std about 0.22); or `"uniform"`, actions uniform in
-    `(-1, 1)`."""
+    stochastically, in the same compiled collection as training (the release's;
+    its actions are as large as uniform ones on average, but consistent from step
+    to step); or `"uniform"`, actions uniform in `(-1, 1)`."""
     batch_size: int = 512
     """Relabelled transitions per gradient step (also the InfoNCE negatives)."""
     env_steps_per_gradient_step: int | float = 40.0
