@@ -114,6 +114,19 @@ def measure_buffer(env_name: str, prefill: str, num_envs: int) -> dict:
     )
 
 
+def _write(benchmark: str, **results) -> Path:
+    """`results/BENCHMARK.json`: the results with the command and the machine."""
+    out = dict(
+        benchmark=benchmark,
+        command=" ".join(["python", "benchmarks/prefill.py", *sys.argv[1:]]),
+        machine=machine(),
+        **results,
+    )
+    path = RESULTS / f"{benchmark}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    return path
+
+
 def buffer(args) -> None:
     points = []
     for env_name in args.envs:
@@ -126,14 +139,7 @@ def buffer(args) -> None:
             result = dict(dict(env=env_name, prefill=prefill), **result)
             points.append(result)
             print(json.dumps(result), flush=True)
-    out = dict(
-        benchmark="prefill_buffer",
-        command=" ".join(["python", "benchmarks/prefill.py", *sys.argv[1:]]),
-        machine=machine(),
-        points=points,
-    )
-    path = RESULTS / "prefill_buffer.json"
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    path = _write("prefill_buffer", points=points)
     print(
         "| env | prefill | episodes ended | mean length (ended) | steps in ended "
         "episodes | achieved x, y spread (m) | reach from start (mean / p90, m) | "
@@ -183,15 +189,11 @@ def score(args) -> None:
             + " (seeds 0, 1, 2)",
             flush=True,
         )
-    out = dict(
-        benchmark="prefill_score",
-        command=" ".join(["python", "benchmarks/prefill.py", *sys.argv[1:]]),
-        machine=machine(),
+    path = _write(
+        "prefill_score",
         config=json.loads(json.dumps(PRESETS["cpu"].__dict__)),
         results=results,
     )
-    path = RESULTS / "prefill_score.json"
-    path.write_text(json.dumps(out, indent=2) + "\n")
     print(
         "| prefill | seed 0 | seed 1 | seed 2 | mean ± s.e. | time at goal (mean) |"
         "\n|---|---:|---:|---:|---:|---:|"
