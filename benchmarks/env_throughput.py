@@ -93,9 +93,11 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
         from equicrl import envs
 
         # `NAME+feet`: maze walls that touch the feet only (the model before whole-body
-        # walls); `NAME+brax`: Brax's floor and self contacts.
+        # walls); `NAME+brax`: Brax's floor and self contacts; `NAME+nowalls`: walls
+        # that touch nothing (the robot in the open, with the maze's floor and self
+        # contacts); `NAME+allpairs`: every wall tested at every substep, no culling.
         base, *options = name.removeprefix("train:").split("+")
-        unknown = set(options) - {"feet", "brax"}
+        unknown = set(options) - {"feet", "brax", "nowalls", "allpairs"}
         if unknown:
             raise SystemExit(f"unknown env suffix {', '.join(sorted(unknown))}")
         overrides = {}
@@ -104,6 +106,10 @@ def measure(name: str, num_envs: int, unroll: int, budget: float) -> dict:
             overrides["wall_geoms"] = robot.FEET
         if "brax" in options:
             overrides["contacts"] = "brax"
+        if "nowalls" in options:
+            overrides["wall_geoms"] = ()
+        if "allpairs" in options:
+            overrides["cull_walls"] = False
         env = envs.make_env(base, **overrides)
     if name.startswith("mjx:"):
         pass

@@ -28,6 +28,7 @@ from ._layouts import (
     MazeLayout as MazeLayout,
 )
 from ._locomotion import AntGoalEnv as AntGoalEnv, HumanoidGoalEnv as HumanoidGoalEnv
+from ._near_walls import NearWalls as NearWalls
 from ._point_maze import PointMaze as PointMaze
 from ._registry import (
     list_envs as list_envs,

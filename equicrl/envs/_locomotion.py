@@ -18,6 +18,7 @@ from brax.envs.humanoid import Humanoid
 from .._checks import check_choice
 from ._goal_env import check_cell_fractions, goal_state, GoalEnv, sample_near_cell
 from ._layouts import get_layout, MazeLayout
+from ._near_walls import NearWalls
 from ._walls import quiet_brax_load, robot_system
 
 
@@ -44,6 +45,7 @@ class _LocomotionGoalEnv(GoalEnv):
         goal_noise: float,
         wall_geoms: Sequence[str] | None,
         contacts: str,
+        cull_walls: bool,
     ):
         self.contacts = check_choice("contacts", contacts, CONTACTS)
         if isinstance(layout, str):
@@ -78,6 +80,12 @@ class _LocomotionGoalEnv(GoalEnv):
             contact_bits=bits,
             default_bits=default_bits,
         )
+        self.cull_walls = bool(cull_walls)
+        self._near_walls = None
+        # Brax's spring, positional and generalized pipelines take their contacts
+        # from brax.contact.get; its MJX pipeline runs MJX's driver (all pairs).
+        if layout is not None and self.cull_walls and robot_env.backend != "mjx":
+            self._near_walls = NearWalls(robot_env.sys, layout, self.cell_size)
         # The policy acts in (-1, 1); the motors take their ctrlrange (the humanoid's
         # is +-0.4): map linearly, as Brax's Humanoid and the paper's release do.
         ctrl_range = np.asarray(robot_env.sys.actuator.ctrl_range, np.float32)
@@ -157,7 +165,15 @@ class _LocomotionGoalEnv(GoalEnv):
 
     def step(self, state: State, action: jax.Array) -> State:
         controls = self.motor_controls(action)
-        pipeline_state = self._robot_env.pipeline_step(state.pipeline_state, controls)
+        if self._near_walls is None:
+            pipeline_state = self._robot_env.pipeline_step(
+                state.pipeline_state, controls
+            )
+        else:
+            with self._near_walls.patched():
+                pipeline_state = self._robot_env.pipeline_step(
+                    state.pipeline_state, controls
+                )
         return self._state(pipeline_state, state.info["goal"], controls, state)
 
     def _robot_obs(self, pipeline_state, controls) -> jax.Array:
@@ -198,6 +214,14 @@ class AntGoalEnv(_LocomotionGoalEnv):
     in a maze too (feet on the floor only). `wall_geoms` names the geoms that touch
     the walls (see [`equicrl.envs.add_maze_walls`][]); `AntGoalEnv.FEET` (the feet
     alone) steps several times faster on a CPU but is not the paper's physics.
+
+    `cull_walls` (default `True`) tests each robot geom only against the walls
+    around it, and only when their bounding boxes meet, with MJX's own contact
+    routines: the same contacts as testing every wall at every substep
+    (`cull_walls=False`, as the release and MJX's collision driver do), at a
+    fraction of the cost (see [`equicrl.envs.NearWalls`][]). It applies to Brax's
+    spring, positional and generalized backends; `backend="mjx"` always tests all
+    pairs.
     """
 
     FEET = ("left_foot_geom", "right_foot_geom", "third_foot_geom", "fourth_foot_geom")
@@ -217,6 +241,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
         goal_noise: float = 0.0,
         wall_geoms: Sequence[str] | None = WALL_GEOMS,
         contacts: str = "release",
+        cull_walls: bool = True,
         backend: str = "spring",
     ):
         self.goal_radius = float(goal_radius)
@@ -240,6 +265,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
             goal_noise=goal_noise,
             wall_geoms=wall_geoms,
             contacts=contacts,
+            cull_walls=cull_walls,
         )
 
     def _contact_bits(self, contacts, layout):
@@ -293,7 +319,9 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
     contacts: the two feet alone, so a fallen body sinks through the floor.
     `wall_geoms` names the geoms that touch the walls (`None`, the default: all);
     `HumanoidGoalEnv.FEET` steps several times faster on a CPU but lets the body pass
-    through walls, unlike the paper's.
+    through walls, unlike the paper's. `cull_walls` (default `True`): walls tested
+    only near each geom, the same contacts as all pairs (`False`), as for
+    [`equicrl.envs.AntGoalEnv`][].
     """
 
     GOAL_HEIGHT = 1.25
@@ -311,6 +339,7 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         goal_noise: float = 0.0,
         wall_geoms: Sequence[str] | None = None,
         contacts: str = "release",
+        cull_walls: bool = True,
         backend: str = "spring",
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
@@ -334,6 +363,7 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
             goal_noise=goal_noise,
             wall_geoms=wall_geoms,
             contacts=contacts,
+            cull_walls=cull_walls,
         )
 
     def _contact_bits(self, contacts, layout):

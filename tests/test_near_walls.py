@@ -1,0 +1,146 @@
+"""Near-wall contacts (`cull_walls=True`, the default) against MJX's all-pairs
+collision (`cull_walls=False`): the same active contacts in states built to touch
+many walls at once, and the same run."""
+
+import functools
+
+import brax.contact
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from brax import kinematics
+
+from equicrl import envs
+
+
+def wall_states(env, n: int, seed: int) -> np.ndarray:
+    """`n` joint positions of `env`'s robot against its maze's walls: the root at a
+    random free cell, pushed against (or up to 0.3 m into) one wall face, or two in
+    a corner, at a random height from lying on the floor to standing, in a random
+    orientation, every hinge at a random angle within its limits."""
+    rng = np.random.default_rng(seed)
+    model = env.sys.mj_model
+    s = env.cell_size
+    free = np.argwhere(~env.layout.walls)
+    q = np.tile(model.qpos0, (n, 1))
+    centre = free[rng.integers(len(free), size=n)] * s
+    # Per axis: at the cell's centre line, or near one of its two faces (both axes
+    # near a face: a corner).
+    near_face = rng.random((n, 2)) < 0.75
+    side = rng.choice([-1.0, 1.0], size=(n, 2))
+    offset = np.where(near_face, side * (s / 2 - rng.uniform(-0.3, 0.6, (n, 2))), 0.0)
+    q[:, :2] = centre + offset
+    q[:, 2] = rng.uniform(0.05, 1.5 if env.goal_dim == 3 else 1.0, n)
+    quat = rng.normal(size=(n, 4))
+    q[:, 3:7] = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+    low, high = model.jnt_range[1:].T  # every joint after the root is a hinge
+    q[:, 7:] = rng.uniform(low, high, (n, len(low)))
+    return q
+
+
+@functools.cache
+def _contacts(name, dtype):
+    """Jitted `(q) -> (all pairs, near walls)` contacts of a batch of joint
+    positions: distance, position, frame and geom pair of every row (the env built
+    in the precision `dtype` runs in)."""
+    env = envs.make_env(name)
+
+    def rows(c):
+        return c.dist, c.pos, c.frame, c.geom
+
+    def both(q):
+        x, _ = kinematics.forward(env.sys, q, jnp.zeros(env.sys.qd_size()))
+        return rows(brax.contact.get(env.sys, x)), rows(env._near_walls(x))
+
+    return env, jax.jit(jax.vmap(both))
+
+
+def _active(dist, pos, frame, geom):
+    """Active contacts (distance < 0) by (geom 1, geom 2, row within the pair)."""
+    out, seen = {}, {}
+    for d, p, f, g in zip(dist, pos, frame, geom):
+        key = (int(g[0]), int(g[1]))
+        k = seen[key] = seen.get(key, -1) + 1
+        if d < 0:
+            out[(*key, k)] = (d, p, f)
+    return out
+
+
+def compare_contacts(name: str, dtype, n: int = 1000, seed: int = 0) -> dict:
+    """Both contact sets of `n` [`wall_states`][] of the env `name`, computed in
+    `dtype`: raises `AssertionError` unless the active contacts are the same pairs;
+    returns the largest deviations and how hard the states were."""
+    env, both = _contacts(name, dtype)
+    q = wall_states(env, n, seed)
+    full, near = jax.tree.map(np.asarray, both(jnp.asarray(q, dtype)))
+    assert full[0].dtype == near[0].dtype == dtype
+    walls = set(np.asarray(env._near_walls._wall_ids).tolist())
+    out = dict(env=name, dtype=np.dtype(dtype).name, states=n, active=0)
+    out.update(dist=0.0, pos=0.0, frame=0.0, most_walls=0, most_wall_pairs=0)
+    for b in range(n):
+        a = _active(*(r[b] for r in full))
+        c = _active(*(r[b] for r in near))
+        assert a.keys() == c.keys(), (b, sorted(a.keys() ^ c.keys()))
+        out["active"] += len(a)
+        for key, (d, p, f) in a.items():
+            d2, p2, f2 = c[key]
+            out["dist"] = max(out["dist"], float(abs(d2 - d)))
+            out["pos"] = max(out["pos"], float(np.abs(p2 - p).max()))
+            out["frame"] = max(out["frame"], float(np.abs(f2 - f).max()))
+        wall_pairs = {k[:2] for k in a if k[1] in walls}
+        out["most_wall_pairs"] = max(out["most_wall_pairs"], len(wall_pairs))
+        out["most_walls"] = max(out["most_walls"], len({k[1] for k in wall_pairs}))
+    return out
+
+
+@pytest.mark.parametrize("name", ["ant_u_maze", "humanoid_u_maze"])
+def test_near_wall_contacts_are_the_all_pairs_contacts(name):
+    # In float64 the two are the same computation on the same pairs: every active
+    # contact agrees (measured: to 2e-14). In float32, as training runs, the
+    # differently batched arithmetic rounds differently: see
+    # benchmarks/near_walls_exact.py, which checks every maze in both precisions.
+    with jax.enable_x64(True):
+        out = compare_contacts(name, np.float64)
+    assert max(out["dist"], out["pos"], out["frame"]) < 1e-5, out
+    # The sample holds the hard cases: a robot touching two walls at once, and
+    # many of its geoms pressed into walls at once.
+    assert out["most_walls"] >= 2
+    assert out["most_wall_pairs"] >= (7 if name.startswith("ant") else 12), out
+
+
+def test_culling_off_and_on_give_the_same_run():
+    # The ant, on its side, thrown at 4 m/s into the corner of its start cell, then
+    # random actions: the same joint positions for 30 steps either way.
+    runs = []
+    for cull in (True, False):
+        env = envs.make_env("ant_u_maze", cull_walls=cull)
+        assert env.cull_walls == cull and (env._near_walls is not None) == cull
+        state = jax.jit(jax.vmap(env.reset))(jr.split(jr.key(0), 4))
+        q, qd = state.pipeline_state.q, state.pipeline_state.qd
+        face = env.cell_size / 2
+        q = (
+            q.at[:, :2]
+            .set(2 * face + 0.6 - face)
+            .at[:, 3:7]
+            .set(jnp.asarray([np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0]))
+        )
+        qd = qd.at[:, :2].set(-4.0 / np.sqrt(2))
+        state = state.replace(
+            pipeline_state=jax.vmap(env._robot_env.pipeline_init)(q, qd)
+        )
+
+        @jax.jit
+        def rollout(state):
+            def one(state, key):
+                a = jr.uniform(key, (4, env.action_size), minval=-1, maxval=1)
+                state = jax.vmap(env.step)(state, a)
+                return state, state.pipeline_state.q
+
+            return jax.lax.scan(one, state, jr.split(jr.key(1), 30))[1]
+
+        runs.append(np.asarray(rollout(state)))
+    culled, all_pairs = runs
+    assert np.all(np.isfinite(culled))
+    np.testing.assert_allclose(culled, all_pairs, rtol=0, atol=1e-4)
