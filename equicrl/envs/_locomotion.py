@@ -6,6 +6,7 @@ cells, see `_walls`), and the robot's own Brax environment supplies the physics 
 observations.
 """
 
+import contextlib
 from collections.abc import Sequence
 
 import jax
@@ -165,15 +166,11 @@ class _LocomotionGoalEnv(GoalEnv):
 
     def step(self, state: State, action: jax.Array) -> State:
         controls = self.motor_controls(action)
-        if self._near_walls is None:
+        near_walls = self._near_walls
+        with contextlib.nullcontext() if near_walls is None else near_walls.patched():
             pipeline_state = self._robot_env.pipeline_step(
                 state.pipeline_state, controls
             )
-        else:
-            with self._near_walls.patched():
-                pipeline_state = self._robot_env.pipeline_step(
-                    state.pipeline_state, controls
-                )
         return self._state(pipeline_state, state.info["goal"], controls, state)
 
     def _robot_obs(self, pipeline_state, controls) -> jax.Array:

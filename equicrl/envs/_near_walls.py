@@ -197,15 +197,14 @@ class NearWalls:
         conaffinity[wall_ids] = 0
         self._floor_sys = sys.replace(geom_conaffinity=conaffinity)
 
-    def _poses(self, x, ids):
-        # Every geom's world pose as brax.contact.get computes it (the same
-        # operations on the same arrays, so the same float32 rounding), then ids'.
+    def _poses(self, x):
+        # Every geom's world pose as brax.contact.get computes it: the same
+        # operations on the same arrays, so the same float32 rounding.
         x = x.concatenate(brax.base.Transform.zero((1,)))
         body = self.sys.geom_bodyid - 1
-        xpos, xmat = jax.vmap(_local_to_global)(
+        return jax.vmap(_local_to_global)(
             x.pos[body], x.rot[body], self.sys.geom_pos, self.sys.geom_quat
         )
-        return xpos[ids], xmat[ids]
 
     def _candidates(self, xpos):
         """`(n, slots)` rectangles (-1: none) of the cells around each geom."""
@@ -223,11 +222,11 @@ class NearWalls:
         rect = jnp.where(repeated, -1, rect)
         return -jnp.sort(-rect, axis=1)[:, : self.slots]
 
-    def _walls(self, x, geom_type):
+    def _walls(self, poses, geom_type):
         ids = self._geoms[geom_type]
         n, ncon, per_round = len(ids), _NCON[geom_type], _PER_ROUND[geom_type]
         size = jnp.asarray(self.sys.geom_size)[ids]
-        xpos, xmat = self._poses(x, ids)
+        xpos, xmat = poses[0][ids], poses[1][ids]
         rect = self._candidates(xpos)
         r = jnp.maximum(rect, 0)
         if geom_type == _CAPSULE:
@@ -301,7 +300,8 @@ class NearWalls:
 
     def __call__(self, x):
         parts = [_brax_contacts(self._floor_sys, x)]
-        parts += [self._walls(x, t) for t in self._geoms]
+        poses = self._poses(x)
+        parts += [self._walls(poses, t) for t in self._geoms]
         parts = [p for p in parts if p is not None]
         return brax.base.Contact(
             **{
