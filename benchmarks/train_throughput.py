@@ -18,16 +18,32 @@ epochs. Recorded:
   `sps`, measured before the last epoch's evaluation);
 - `peak_rss_gb`: the process's peak resident memory (`ru_maxrss`).
 
+With `--release DIR --release-python PY`, the release's own `train.py` (a checkout
+of github:wang-kevin3290/scaling-crl in DIR, run by PY, a Python with the versions
+its `pyproject.toml` pins; see `release_runner.py`) runs the same settings in the
+same way, depth by depth, alternating with equicrl in one run: 32 envs, batch 256,
+width 256, unroll 62, `--num_sgd_batches_per_training_step 124`, replay 10,000,
+`--min_replay_size 1000` (17 collections), one collection per epoch, residual
+blocks of 4 layers (`--*_skip_connections 4`), 2 eval envs, no checkpoints, logging
+or rendering. Its stages come from its own output: `built_s` at its `obs_size`
+line (the env reset compiled), `prefilled_s` at `starting training`, and the epochs
+from the `training/sps` it prints for each (measured before its evaluation).
+
     python benchmarks/train_throughput.py                       # depths 4, 16, 64
     python benchmarks/train_throughput.py --depths 4 --epochs 3
+    python benchmarks/train_throughput.py --depths 4 16 --epochs 3 \
+        --release /tmp/release --release-python /tmp/relvenv/bin/python
 
 Writes `benchmarks/results/train_throughput.json` and prints a Markdown table.
 """
 
 import argparse
 import json
+import re
 import resource
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,14 +51,6 @@ from pathlib import Path
 START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, RESULTS, run_point  # noqa: E402
-
-
-# The research code on this project's 2-core CPU, as the training-loop issue states.
-RESEARCH = {
-    4: dict(steady_sps=142, compile_s=40, peak_rss_gb=2.5),
-    16: dict(steady_sps=91, compile_s=130, peak_rss_gb=2.5),
-    64: dict(steady_sps=None, compile_s=">480 (did not finish)", peak_rss_gb=None),
-}
 
 
 def config(depth: int, epochs: int, remat: bool):
@@ -107,6 +115,95 @@ def measure(depth: int, epochs: int, remat: bool) -> dict:
     )
 
 
+_STAMP = re.compile(r"^\[\s*([0-9.]+) s\s+([0-9.]+) GB\] (.*)$")
+_SPS = re.compile(r"'training/sps': ([0-9.eE+-]+)")
+
+
+def release_flags(depth: int, epochs: int) -> list[str]:
+    """The release's `train.py` flags for the settings `config` gives equicrl."""
+    num_envs, unroll, prefill_rows = 32, 62, 1_000
+    return [
+        "--env_id", "humanoid_u_maze", "--eval_env_id", "humanoid_u_maze",
+        "--num_envs", str(num_envs), "--unroll_length", str(unroll),
+        "--episode_length", "1000", "--batch_size", "256",
+        "--max_replay_size", "10000", "--min_replay_size", str(prefill_rows),
+        "--num_sgd_batches_per_training_step", "124",
+        "--critic_network_width", "256", "--actor_network_width", "256",
+        "--critic_depth", str(depth), "--actor_depth", str(depth),
+        "--critic_skip_connections", "4", "--actor_skip_connections", "4",
+        "--num_eval_envs", "2", "--num_epochs", str(epochs),
+        # One collection (and its 124 gradient steps) per epoch, after the prefill.
+        "--total_env_steps", str(prefill_rows * num_envs + epochs * num_envs * unroll),
+        "--no-track", "--no-checkpoint", "--no-capture-vis",
+    ]  # fmt: skip
+
+
+def measure_release(
+    depth: int, epochs: int, release: str, python: str, timeout_s: float
+) -> dict:
+    """The release's `train.py` at `depth` in a fresh process (`release_runner.py`),
+    its stages read from its stamped output."""
+    runner = str(Path(__file__).parent / "release_runner.py")
+    cmd = [python, runner, release, "--", *release_flags(depth, epochs)]
+    lines: list[tuple[float, float, str]] = []
+    start = time.perf_counter()
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=release
+    ) as proc:
+        # It may compile for minutes without a line: a timer stops it.
+        watchdog = threading.Timer(timeout_s, proc.kill)
+        watchdog.start()
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            match = _STAMP.match(raw.rstrip("\n"))
+            if match:
+                t, gb, line = match.groups()
+                lines.append((float(t), float(gb), line))
+                print(f"  release depth {depth}: {raw.rstrip()[:160]}", file=sys.stderr)
+        code = proc.wait()
+        watchdog.cancel()
+    point: dict = dict(depth=depth, epochs=epochs, command=" ".join(cmd[1:]))
+    if not lines:
+        return dict(point, error=f"exit {code}, no output")
+    point["peak_rss_gb"] = lines[-1][1]
+    point["first_output_s"] = lines[0][0]
+    for t, _, line in lines:
+        if line.startswith("obs_size"):
+            point.setdefault("built_s", t)
+        if line.startswith("starting training"):
+            point.setdefault("prefilled_s", t)
+    sps = [float(m.group(1)) for _, _, line in lines for m in [_SPS.search(line)] if m]
+    if len(sps) < epochs:
+        done = f"{len(sps)} of {epochs} epochs"
+        if time.perf_counter() - start > timeout_s:
+            return dict(point, error=f"timed out after {timeout_s:.0f} s ({done})")
+        tail = " | ".join(line for _, _, line in lines[-3:])
+        return dict(point, error=f"exit {code} after {done}: {tail}")
+    steady_sps = sum(sps[1:]) / len(sps[1:])
+    rows = 32 * 62
+    point.update(
+        steady_sps=steady_sps,
+        steady_epoch_s=rows / steady_sps,
+        learn_compile_s=rows / sps[0] - rows / steady_sps,
+        # The first epoch's end: the prefill done, then its training (its
+        # evaluation, which follows, is left out).
+        first_epoch_done_s=point.get("prefilled_s", float("nan")) + rows / sps[0],
+        epoch_sps=sps,
+    )
+    return point
+
+
+def _cell(r: dict | None, key: str, fmt: str) -> str:
+    if r is None:
+        return "—"
+    if "error" in r:
+        if key != "steady_sps":
+            return "—"
+        return "timed out" if r["error"].startswith("timed out") else "failed"
+    value = r.get(key)
+    return "—" if value is None else format(value, fmt)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--depths", type=int, nargs="+", default=[4, 16, 64])
@@ -117,10 +214,38 @@ def main() -> None:
         default="auto",
         help="auto: remat at depth >= 16 (faster on this CPU, see compile_time.py)",
     )
+    parser.add_argument(
+        "--release",
+        metavar="DIR",
+        help="a checkout of the release (github:wang-kevin3290/scaling-crl) to run "
+        "side by side, depth by depth",
+    )
+    parser.add_argument(
+        "--release-python",
+        metavar="PY",
+        help="the Python that runs the release: its pinned versions installed",
+    )
+    parser.add_argument(
+        "--release-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds before a release run is stopped and recorded as timed out",
+    )
+    parser.add_argument(
+        "--out",
+        default="train_throughput.json",
+        metavar="NAME",
+        help="the results file, in benchmarks/results/",
+    )
     parser.add_argument("--point", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be >= 2: steady throughput needs a second epoch")
+    if bool(args.release) != bool(args.release_python):
+        parser.error("--release and --release-python go together")
+    if args.release and not (Path(args.release) / "train.py").is_file():
+        parser.error(f"--release {args.release}: no train.py there")
 
     def remat_for(depth: int) -> bool:
         return args.remat == "on" or (args.remat == "auto" and depth >= 16)
@@ -130,7 +255,7 @@ def main() -> None:
         print(json.dumps(measure(depth, args.epochs, remat_for(depth))))
         return
 
-    results = []
+    results, release = [], []
     for depth in args.depths:
         point_args = ["--depths", str(depth), "--epochs", str(args.epochs)]
         point_args += ["--remat", args.remat]
@@ -138,40 +263,58 @@ def main() -> None:
         point.setdefault("depth", depth)
         print(json.dumps(point), flush=True)
         results.append(point)
+        if args.release:
+            point = measure_release(
+                depth,
+                args.epochs,
+                args.release,
+                args.release_python,
+                args.release_timeout,
+            )
+            print(json.dumps(point), flush=True)
+            release.append(point)
 
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "train_throughput.json"
+    out = RESULTS / args.out
     out.write_text(
         json.dumps(
             dict(
                 machine=machine(),
                 command="python benchmarks/train_throughput.py "
                 + " ".join(sys.argv[1:]),
-                research_code_reference=RESEARCH,
                 results=results,
+                release=release,
             ),
             indent=2,
         )
         + "\n"
     )
+    by_depth = {r["depth"]: r for r in release}
+    if args.release:
+        print("\nEach cell: equicrl (the release).")
     print(
-        "\n| depth | remat | steady env steps/s (research code) | first output (s) | "
-        "built (s) | prefilled (s) | training from (s) (research code compiles for) | "
-        "peak memory GB (research code) |"
+        "\n| depth | remat | steady env steps/s | first output (s) | built (s) | "
+        "prefilled (s) | training from (s) | peak memory GB |"
     )
-    print("|---:|---|---|---:|---:|---:|---|---|")
+    print("|---:|---|---|---|---|---|---|---|")
     for r in results:
+        ref = by_depth.get(r["depth"]) if args.release else None
+        cells = [
+            f"{_cell(r, key, fmt)} ({_cell(ref, key, fmt)})" if args.release
+            else _cell(r, key, fmt)
+            for key, fmt in [
+                ("steady_sps", ",.0f"),
+                ("first_output_s", ".1f"),
+                ("built_s", ".1f"),
+                ("prefilled_s", ".1f"),
+                ("first_epoch_done_s", ".1f"),
+                ("peak_rss_gb", ".2f"),
+            ]
+        ]  # fmt: skip
+        print(f"| {r['depth']} | {r.get('remat', '')} | " + " | ".join(cells) + " |")
+    for r in [*results, *release]:
         if "error" in r:
-            print(f"| {r['depth']} | | {r['error']} | | | | | |")
-            continue
-        ref = RESEARCH.get(r["depth"], {})
-        print(
-            f"| {r['depth']} | {r['remat']} | {r['steady_sps']:,.0f} "
-            f"({ref.get('steady_sps', '—')}) | {r['first_output_s']:.1f} | "
-            f"{r['built_s']:.1f} | {r['prefilled_s']:.1f} | "
-            f"{r['first_epoch_done_s']:.1f} ({ref.get('compile_s', '—')}) | "
-            f"{r['peak_rss_gb']:.2f} ({ref.get('peak_rss_gb', '—')}) |"
-        )
+            print(f"depth {r['depth']}: {r['error']}")
     print(f"\nwrote {out}")
 
 
