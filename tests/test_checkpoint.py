@@ -153,15 +153,16 @@ def _check_loadable(run_dir):
 def killed_run(tmp_path_factory):
     """The tiny example as a user runs it, stopped by real signals at several moments
     and resumed each time, then extended. The processes share a persistent
-    compilation cache, so each program compiles once."""
+    compilation cache (the session's, see conftest.py, where the tests' own runs of
+    `TINY` have compiled its programs already), so each program compiles once."""
     root = tmp_path_factory.mktemp("killed")
     script = root / "tiny.py"
     script.write_text(SCRIPT)
     run_dir = root / "run"
     env = {
-        **os.environ,
         "JAX_COMPILATION_CACHE_DIR": str(root / "cache"),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        **os.environ,
     }
     flags = ["--checkpoint-every", "1", "--eval-every", "2"]
     rng = random.Random(0)
@@ -224,7 +225,7 @@ def killed_run(tmp_path_factory):
 
 
 def test_real_kills_leave_a_loadable_run_that_resumes_exactly(
-    killed_run, uninterrupted
+    uninterrupted, killed_run
 ):
     run_dir = killed_run["run_dir"]
     (code, out, _), (int_code, _, int_err), (kill_code, _, _) = killed_run["stops"]

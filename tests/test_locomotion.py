@@ -25,9 +25,14 @@ from equicrl.envs._registry import MAZES
 N = 2
 
 
+# Building a maze env takes a second or more (its near-wall tables): each env is
+# built once here and shared by the tests that only read it.
+_env = functools.cache(envs.make_env)
+
+
 @functools.cache
 def _compiled(name):
-    env = envs.make_env(name)
+    env = _env(name)
     reset = jax.jit(jax.vmap(env.reset))
     step = jax.jit(jax.vmap(env.step))
 
@@ -128,10 +133,10 @@ def test_every_paper_env_is_registered_with_its_eval_variant():
 
 
 def test_humanoid_big_maze_eval_uses_the_humanoid_layout():
-    env = envs.make_env("humanoid_big_maze_eval")
+    env = _env("humanoid_big_maze_eval")
     assert env.layout.name == "big_maze_eval_humanoid"
     assert env.cell_size == 2.0
-    assert envs.make_env("ant_big_maze_eval").cell_size == 4.0
+    assert _env("ant_big_maze_eval").cell_size == 4.0
 
 
 @pytest.mark.parametrize("layout_name", ["u_maze", "big_maze", "hardest_maze"])
@@ -255,7 +260,7 @@ def test_steps_like_braxs_own_env(name):
     # the actuator forces). The first env stands at its start; the second lies on
     # the floor (humanoid) or crosses its feet (ant), which only the release's
     # contacts resist. Far from the walls, the maze changes nothing.
-    env, reset, step, _ = _compiled(name)
+    env, reset, step, placed = _compiled(name)
     brax_env, brax_step = _braxs_own(name)
     state = reset(jr.split(jr.key(0), N))
     q = np.asarray(state.pipeline_state.q).copy()
@@ -268,10 +273,12 @@ def test_steps_like_braxs_own_env(name):
     ).read_text()
     release_only = _touching(_release_model(robot), q[1]) - _touching(braxs_xml, q[1])
     assert len(release_only) >= (1 if robot == "ant" else 3), release_only
+    # The robot's pipeline state at `q`, from the compiled `placed` (op by op, this
+    # pipeline_init would compile each of its operations).
     state = state.replace(
-        pipeline_state=jax.vmap(env._robot_env.pipeline_init)(
-            jnp.asarray(q), state.pipeline_state.qd
-        )
+        pipeline_state=placed(
+            state, jnp.asarray(q), state.pipeline_state.qd
+        ).pipeline_state
     )
     actions = jr.uniform(jr.key(1), (N, env.action_size), minval=-1, maxval=1)
     ours = step(state, actions)
@@ -326,7 +333,7 @@ def test_a_torso_thrown_at_a_wall_stays_out_of_it(name, quat, axis, radius):
     q, qd = state.pipeline_state.q, state.pipeline_state.qd
     q = q.at[:, axis].set(face + 0.5).at[:, 3:7].set(jnp.asarray(quat))
     qd = qd.at[:, axis].set(-4.0)  # 4 m/s at the wall
-    thrown = state.replace(pipeline_state=jax.vmap(env._robot_env.pipeline_init)(q, qd))
+    thrown = state.replace(pipeline_state=placed(state, q, qd).pipeline_state)
     nearest = []
     for _ in range(30):
         thrown = step(thrown, jnp.zeros((N, env.action_size)))
@@ -340,7 +347,7 @@ def _wall_contacts(name: str, qpos_of) -> set[str]:
     """Names of the robot geoms MuJoCo finds touching a wall when the robot of the
     env `name` is put inside the first wall cell, as `qpos_of(model, centre)`
     places it."""
-    env = envs.make_env(name)
+    env = _env(name)
     model = env.sys.mj_model
     data = mujoco.MjData(model)
     data.qpos[:] = qpos_of(model, env.layout.wall_cells[0] * env.cell_size)
@@ -412,7 +419,7 @@ def test_contact_pairs_are_the_releases_in_every_maze_of_both_robots():
         robot = name.split("_")[0]
         if robot not in ("ant", "humanoid"):
             continue
-        model = envs.make_env(name).sys.mj_model
+        model = _env(name).sys.mj_model
         walls = [
             model.geom(g).name
             for g in range(model.ngeom)
@@ -427,7 +434,7 @@ def test_contact_pairs_are_the_releases_in_every_maze_of_both_robots():
     assert counts["ant"] == 4
     # Brax's floor and self contacts, with the release's walls, as an option.
     for name, robot in [("ant_u_maze", "ant"), ("humanoid_u_maze", "humanoid")]:
-        model = envs.make_env(name, contacts="brax").sys.mj_model
+        model = _env(name, contacts="brax").sys.mj_model
         walls = [model.geom(g).name for g in range(model.ngeom)]
         walls = [w for w in walls if w.startswith("maze_wall")]
         assert _pairs(model) == _expected_pairs(robot, walls, contacts="brax")
@@ -439,8 +446,8 @@ def test_humanoid_resets_have_no_joint_noise_by_default():
     # The release's HumanoidMaze and Humanoid use reset_noise_scale 0.0.
     for name in envs.list_envs():
         if name.startswith("humanoid"):
-            assert envs.make_env(name).reset_noise_scale == 0.0, name
-    assert envs.make_env("ant_u_maze").reset_noise_scale == 0.1
+            assert _env(name).reset_noise_scale == 0.0, name
+    assert _env("ant_u_maze").reset_noise_scale == 0.1
 
 
 def test_start_and_goal_noise_are_options():
