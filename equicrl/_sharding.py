@@ -87,8 +87,15 @@ def place(ts, mesh: Mesh, *, seed_axis: bool = False):
     """`ts` (e.g. read from a checkpoint, the same on every host) put on the mesh in
     its data-parallel layout."""
     arrays = eqx.filter(ts, eqx.is_array)
+    if mesh.devices.size == 1:
+        # Every layout is the same on one device; jit gives its outputs (the state of
+        # a new run) this one, so a resumed state is taken by the same compiled
+        # programs as a new one.
+        layout = jax.tree.map(lambda _: NamedSharding(mesh, P()), arrays)
+    else:
+        layout = shardings(ts, mesh, seed_axis=seed_axis)
     # `device_put` cannot put typed PRNG keys on another process's devices (a
     # multi-host mesh): put their raw data there and wrap it again.
-    raw = jax.device_put(_unwrap_keys(arrays), shardings(ts, mesh, seed_axis=seed_axis))
+    raw = jax.device_put(_unwrap_keys(arrays), layout)
     arrays = _rewrap_keys(raw, arrays)
     return eqx.combine(arrays, ts)

@@ -161,8 +161,8 @@ def killed_run(tmp_path_factory):
     run_dir = root / "run"
     env = {
         "JAX_COMPILATION_CACHE_DIR": str(root / "cache"),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         **os.environ,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
     }
     flags = ["--checkpoint-every", "1", "--eval-every", "2"]
     rng = random.Random(0)
