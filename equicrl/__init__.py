@@ -13,6 +13,11 @@ from ._buffer import (
 from ._cli import train_cli as train_cli, TrainOptions as TrainOptions
 from ._config import CRLConfig as CRLConfig
 from ._critic import ContrastiveCritic as ContrastiveCritic
+from ._distill import (
+    distill as distill,
+    distill_gradient_step as distill_gradient_step,
+    distill_loss as distill_loss,
+)
 from ._encoder import DeepEncoder as DeepEncoder
 from ._energy import (
     ENERGIES as ENERGIES,
@@ -35,6 +40,7 @@ from ._outputs import (
     rollout as rollout,
     save_html_rollout as save_html_rollout,
 )
+from ._policy import load_policy as load_policy, Policy as Policy
 from ._sharding import make_mesh as make_mesh
 from ._state import seed_state as seed_state, TrainState as TrainState
 from ._train import train as train

@@ -37,6 +37,8 @@ def collect(parts: Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState
         action = jax.lax.cond(random, uniform, from_actor, state, goal, key)
         next_state = env.step(env_state, action)
         row = {"state": state, "action": action}
+        if parts.config.teacher is not None:
+            row["goal"] = goal  # distillation learns on the commanded goals
         next_id = episode_id + next_state.done.astype(jnp.int32)
         return (next_state, next_id), (row, episode_id)
 

@@ -9,6 +9,7 @@ from ._losses import INFONCE_KINDS
 
 
 PREFILLS = ("actor", "uniform")
+DISTILL_LOSSES = ("kl", "action")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,17 @@ class CRLConfig:
     `seed, seed + 1, ..., seed + num_seeds - 1`: each seed's networks, optimiser
     states, buffer, envs and keys are its own, and it ends as a run of that one seed
     would. On small networks this is much faster than running the seeds one by one."""
+    teacher: str | None = None
+    """The run directory of a trained run to distil (see [`equicrl.distill`][]):
+    instead of contrastive RL, the actor learns to act as the teacher's does on the
+    states it visits itself, with the goals it was commanded there (on-policy, DAgger
+    style); seed `i` of this run learns from seed `i` of the teacher. The critic is not
+    trained. `None` (default): contrastive RL."""
+    distill_loss: str = "kl"
+    """With a `teacher`: `"kl"`, the KL divergence from the teacher's tanh-Gaussian
+    policy to this actor's (exact, in closed form: tanh is one-to-one, so it is the KL
+    of the pre-tanh Gaussians), or `"action"`, the squared error of the deterministic
+    actions `tanh(mean)` alone."""
 
     def __post_init__(self):
         ints = (
@@ -134,6 +146,14 @@ class CRLConfig:
         check_choice("energy", self.energy, ENERGIES)
         check_choice("infonce_kind", self.infonce_kind, INFONCE_KINDS)
         check_choice("prefill", self.prefill, PREFILLS)
+        check_choice("distill_loss", self.distill_loss, DISTILL_LOSSES)
+        if self.teacher is not None and (
+            not isinstance(self.teacher, str) or not self.teacher
+        ):
+            raise TypeError(
+                "`teacher` must be a run directory (a non-empty string) or None, got "
+                f"{self.teacher!r}"
+            )
         if not isinstance(self.env_name, str) or not self.env_name:
             raise TypeError(
                 f"`env_name` must be a non-empty string, got {self.env_name!r}"

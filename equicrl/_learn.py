@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Bool, Int, PyTree
 
+from ._distill import distill_gradient_step
 from ._sharding import shard
 from ._state import Parts, TrainState
 from ._update import crl_gradient_step, CRLState, Transitions
@@ -21,6 +22,7 @@ CHECKS = (
     "batch_state",
     "batch_action",
     "batch_goal",
+    "distill_loss",
     "critic_loss",
     "critic_params",
     "actor_loss",
@@ -63,9 +65,10 @@ def first_nonfinite(
 
 
 def learn(
-    parts: Parts, ts: TrainState
+    parts: Parts, ts: TrainState, teacher=None
 ) -> tuple[TrainState, dict[str, Array], dict[str, Int[Array, ""]]]:
-    """`gradient_steps_per_collection` CRL gradient steps on relabelled batches.
+    """`gradient_steps_per_collection` CRL gradient steps on relabelled batches (or,
+    with a `teacher` actor, distillation steps: see `distill`).
 
     Pure: one seed's state in, its next state out.
 
@@ -76,6 +79,8 @@ def learn(
     none), so that a divergence can be reported exactly, with the network where it
     started.
     """
+    if teacher is not None:
+        return _distill(parts, ts, teacher)
     c, goal_indices = parts.config, jnp.asarray(parts.env.goal_indices)
 
     crl_params, crl_static = eqx.partition(ts.crl, eqx.is_array)
@@ -109,6 +114,50 @@ def learn(
         body, crl_params, jr.split(learn_key, c.gradient_steps_per_collection)
     )
     crl = eqx.combine(crl_params, crl_static)
+    metrics = jax.tree.map(jnp.mean, metrics)
+    ts = eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key))
+    return shard(ts, parts.mesh), metrics, first_nonfinite(finite)
+
+
+def _distill(parts: Parts, ts: TrainState, teacher):
+    """`learn` for a run with a teacher: the actor alone takes gradient steps on
+    `distill_loss`, on batches of visited states and the goals commanded there."""
+    c, crl = parts.config, ts.crl
+    params, static = eqx.partition(crl.actor, eqx.is_array)
+
+    def body(carry, key):
+        params, opt_state = carry
+        now, _, _ = ts.buffer.sample_relabelled(
+            key, c.batch_size, c.gamma, mesh=parts.mesh
+        )
+        actor, opt_state, metrics = distill_gradient_step(
+            eqx.combine(params, static),
+            opt_state,
+            teacher,
+            now["state"],
+            now["goal"],
+            optimiser=parts.optimisers[0],
+            kind=c.distill_loss,
+        )
+        finite = dict(
+            batch_state=_all_finite(now["state"]),
+            batch_goal=_all_finite(now["goal"]),
+            distill_loss=jnp.isfinite(metrics["distill_loss"]),
+            actor_params=_all_finite(actor),
+        )
+        return (eqx.filter(actor, eqx.is_array), opt_state), (metrics, finite)
+
+    key, learn_key = jr.split(ts.key)
+    (params, opt_state), (metrics, finite) = jax.lax.scan(
+        body,
+        (params, crl.actor_opt_state),
+        jr.split(learn_key, c.gradient_steps_per_collection),
+    )
+    crl = eqx.tree_at(
+        lambda s: (s.actor, s.actor_opt_state),
+        crl,
+        (eqx.combine(params, static), opt_state),
+    )
     metrics = jax.tree.map(jnp.mean, metrics)
     ts = eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key))
     return shard(ts, parts.mesh), metrics, first_nonfinite(finite)

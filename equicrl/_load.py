@@ -4,6 +4,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.random as jr
 
@@ -53,6 +54,32 @@ class Run:
     @property
     def critic(self):
         return self.state.crl.critic
+
+    def policy(self, seed: int = 0):
+        """The trained actor (of seed index `seed`, for a run of several seeds) as a
+        deterministic [`equicrl.Policy`][] to deploy: `policy(state, goal) -> action`,
+        jitted; `policy.save(path)` writes it alone to a small file."""
+        from ._policy import Policy
+
+        c = self.config
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"`seed` must be an int, got {seed!r}")
+        if not 0 <= seed < c.num_seeds:
+            raise ValueError(
+                f"`seed` {seed} is not a seed index of this run of {c.num_seeds} "
+                f"seed(s) (0 to {c.num_seeds - 1})"
+            )
+        actor = self.actor
+        if c.num_seeds > 1:
+            actor = jax.tree.map(lambda x: x[seed] if eqx.is_array(x) else x, actor)
+        info = dict(
+            env_name=c.env_name,
+            run=str(self.path),
+            epoch=self.epoch,
+            seed=c.seed + seed,
+            teacher=c.teacher,
+        )
+        return Policy(actor, info)
 
     @property
     def env_steps(self) -> int:

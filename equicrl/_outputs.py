@@ -85,8 +85,12 @@ def plot_learning_curve(history: list[dict], path: str | Path) -> Path:
             ax.fill_between(eval_steps, mean - err, mean + err, alpha=0.25)
         ax.set_title(label, fontsize=10)
     axes[0].set_ylim(-0.02, 1.02)
-    for name in ("critic_loss", "actor_loss"):
-        axes[2].plot(steps, [r[name] for r in history], label=name)
+    names = ("distill_loss",) if "distill_loss" in history[0] else (
+        "critic_loss", "actor_loss"
+    )  # fmt: skip
+    for name in names:
+        # Markers: a history of one epoch still shows its point.
+        axes[2].plot(steps, [r[name] for r in history], label=name, marker=".")
     axes[2].set_title("losses", fontsize=10)
     axes[2].legend(fontsize=8)
     for ax in axes:

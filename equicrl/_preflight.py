@@ -17,8 +17,9 @@ def check_run(
     overwrite: bool = False,
 ) -> dict | None:
     """Raise naming the problem if `config.env_name` is not registered, the devices
-    are too few or do not split the work evenly, or the run directory cannot be used
-    as asked (see `check_run_dir`).
+    are too few or do not split the work evenly, the `teacher` (if any) is no trained
+    run of the same env and seeds, or the run directory cannot be used as asked (see
+    `check_run_dir`).
 
     **Returns:**
 
@@ -32,6 +33,10 @@ def check_run(
             f"environments: {', '.join(list_envs())}"
         )
     make_mesh(config)
+    if config.teacher is not None:
+        from ._distill import check_teacher
+
+        check_teacher(config)
     if run_dir is None:
         if resume or overwrite:
             raise ValueError("`resume` and `overwrite` need a `run_dir`")

@@ -70,11 +70,20 @@ def progress_line(
         if eta is None
         else (f"{record['sps']:,.0f} sps | ETA {fmt_time(eta)}")
     )
+    if "distill_loss" in record:
+        losses = (
+            f"distill {_value(record, 'distill_loss', '.4f')} "
+            f"action error {_value(record, 'action_error', '.4f')}"
+        )
+    else:
+        losses = (
+            f"critic {_value(record, 'critic_loss', '.3f')} "
+            f"actor {_value(record, 'actor_loss', '.3f')} "
+            f"alpha {_value(record, 'alpha', '.3f')}"
+        )
     line = (
         f"[{100 * fraction:5.1f}%] env steps {record['env_steps']:,} | {speed} | "
-        f"critic {_value(record, 'critic_loss', '.3f')} "
-        f"actor {_value(record, 'actor_loss', '.3f')} "
-        f"alpha {_value(record, 'alpha', '.3f')}"
+        + losses
     )
     if last_eval is not None:
         r = last_eval
@@ -90,6 +99,7 @@ def progress_line(
 # The network of each of `equicrl._learn.CHECKS` on one, and for its parameters,
 # what to call them; the batch's checks name what the batch holds.
 _NETWORK_CHECKS = {
+    "distill_loss": ("actor", None),
     "critic_loss": ("critic", None),
     "critic_params": ("critic", "the critic's parameters are"),
     "actor_loss": ("actor", None),
@@ -194,7 +204,10 @@ def describe(
         if total != c.total_env_steps
         else ""
     )
-    return (
-        f"equicrl: {c.env_name}, {c.num_envs} envs{seeds}, critic depth "
-        f"{c.critic_depth}, actor depth {c.actor_depth}; {plan}{rounded}"
+    nets = (
+        f"actor depth {c.actor_depth} width {c.actor_width} distilled from the "
+        f"actor of {c.teacher} ({c.distill_loss} loss)"
+        if c.teacher is not None
+        else f"critic depth {c.critic_depth}, actor depth {c.actor_depth}"
     )
+    return f"equicrl: {c.env_name}, {c.num_envs} envs{seeds}, {nets}; {plan}{rounded}"

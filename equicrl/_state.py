@@ -133,6 +133,9 @@ def initial_state(parts: Parts, key: PRNGKeyArray) -> TrainState:
         "state": env_state.obs[:, : parts.state_dim],
         "action": jnp.zeros((c.num_envs, parts.env.action_size)),
     }
+    if c.teacher is not None:
+        # Distillation learns on the commanded goals.
+        example["goal"] = env_state.obs[:, parts.state_dim :]
     ts = TrainState(
         crl=init_crl_state(actor, critic, parts.optimisers),
         buffer=TrajectoryBuffer.create(example, c.replay_rows, c.num_envs),

@@ -3,6 +3,7 @@ once per run and vmapped over seeds, driven by a thin Python loop that evaluates
 writes the run directory and prints progress."""
 
 import dataclasses
+import functools
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -60,7 +61,9 @@ class _Programs:
     learn: Callable  # TrainState -> (TrainState, metrics, first non-finite step)
 
 
-def _programs(parts: Parts) -> _Programs:
+def _programs(parts: Parts, teacher=None) -> _Programs:
+    """The compiled core; with a `teacher` actor (every seed's), `learn` distils it
+    (an argument of the compiled program, not a constant in it)."""
     seeds = parts.config.num_seeds > 1
 
     def over_seeds(fn, in_axes=eqx.if_array(0)):
@@ -78,7 +81,13 @@ def _programs(parts: Parts) -> _Programs:
             ),
             donate="all-except-first",
         ),
-        learn=eqx.filter_jit(over_seeds(lambda ts: learn(parts, ts)), donate="all"),
+        learn=functools.partial(
+            eqx.filter_jit(
+                over_seeds(lambda teacher, ts: learn(parts, ts, teacher)),
+                donate="all-except-first",
+            ),
+            teacher,
+        ),
     )
 
 
@@ -271,7 +280,12 @@ def _start(c: CRLConfig, files, header, env_overrides, log):
     resume) and evaluation keys."""
     built = time.perf_counter()
     parts = make_parts(c, env_overrides)
-    programs = _programs(parts)
+    teacher = None
+    if c.teacher is not None:
+        from ._distill import load_teacher
+
+        teacher = load_teacher(c)
+    programs = _programs(parts, teacher)
     keys = seed_keys(c)
     split = jax.vmap(split_seed_key) if c.num_seeds > 1 else split_seed_key
     eval_keys = split(keys)[3]

@@ -1,0 +1,199 @@
+"""Distillation: a small actor learns to act as a trained run's (deep) actor does, on
+the states it visits itself, as the teacher labels them (on-policy, DAgger style)."""
+
+import json
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float
+
+from ._actor import ACTION_BOUND, GoalConditionedActor
+from ._config import CRLConfig, DISTILL_LOSSES
+from ._rundir import CHECKPOINT, config_from_dict, latest_options
+
+
+def distill_loss(
+    student: GoalConditionedActor,
+    teacher: GoalConditionedActor,
+    state: Float[Array, "batch state_dim"],
+    goal: Float[Array, "batch goal_dim"],
+    kind: str = "kl",
+) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    """The distillation loss of a batch, and the mean absolute difference of the two
+    actors' deterministic actions (in action units: actions lie in `(-1, 1)`).
+
+    `kind="kl"`: the mean over the batch of KL(teacher || student), each a
+    tanh-Gaussian; tanh is one-to-one, so it equals the KL of the two pre-tanh
+    diagonal Gaussians, in closed form. `kind="action"`: the mean squared error of the
+    deterministic actions `tanh(mean)` (summed over action dimensions), which ignores
+    the standard deviations. No gradient flows into the teacher.
+    """
+    if kind not in DISTILL_LOSSES:
+        raise ValueError(f"`kind` must be one of {DISTILL_LOSSES}, got {kind!r}")
+    s_mean, s_log_std = jax.vmap(student)(state, goal)
+    t_mean, t_log_std = jax.lax.stop_gradient(jax.vmap(teacher)(state, goal))
+    s_action, t_action = jnp.tanh(s_mean), jnp.tanh(t_mean)
+    if kind == "kl":
+        z = (t_mean - s_mean) * jnp.exp(-s_log_std)
+        ratio = jnp.exp(2 * (t_log_std - s_log_std))
+        per_dim = s_log_std - t_log_std + 0.5 * (ratio + z**2) - 0.5
+        loss = per_dim.sum(-1).mean()
+    else:
+        loss = ((s_action - t_action) ** 2).sum(-1).mean()
+    bound = ACTION_BOUND
+    error = jnp.abs(
+        jnp.clip(s_action, -bound, bound) - jnp.clip(t_action, -bound, bound)
+    ).mean()
+    return loss, jax.lax.stop_gradient(error)
+
+
+def distill_gradient_step(
+    student: GoalConditionedActor,
+    opt_state,
+    teacher: GoalConditionedActor,
+    state: Float[Array, "batch state_dim"],
+    goal: Float[Array, "batch goal_dim"],
+    *,
+    optimiser: optax.GradientTransformation,
+    kind: str = "kl",
+) -> tuple[GoalConditionedActor, object, dict[str, Array]]:
+    """One gradient step of the student on [`equicrl.distill_loss`][]: `(student,
+    opt_state, metrics)`, the metrics `distill_loss` and `action_error`."""
+    # The parameters as `init_crl_state` gave the actor's optimiser state.
+    params, static = eqx.partition(student, eqx.is_array)
+
+    def loss_fn(params):
+        return distill_loss(eqx.combine(params, static), teacher, state, goal, kind)
+
+    (loss, error), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = optimiser.update(grads, opt_state, params)
+    student = eqx.apply_updates(student, updates)
+    return student, opt_state, {"distill_loss": loss, "action_error": error}
+
+
+def check_teacher(config: CRLConfig) -> CRLConfig:
+    """The teacher's config, read without building anything; raises naming the
+    problem if `config.teacher` holds no trained run, or one of another env or
+    number of seeds."""
+    path = Path(config.teacher)
+    meta_file = path / "config.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(
+            f"no teacher run in {path} (`teacher`): {meta_file} does not exist"
+        )
+    if not (path / CHECKPOINT).exists():
+        raise FileNotFoundError(
+            f"the teacher run in {path} (`teacher`) has no checkpoint ({CHECKPOINT}): "
+            "train it with checkpoints"
+        )
+    teacher = config_from_dict(json.loads(meta_file.read_text())["config"])
+    if teacher.env_name != config.env_name:
+        raise ValueError(
+            f"the teacher in {path} was trained on {teacher.env_name}, not on "
+            f"{config.env_name} (`env_name`): a student learns in its teacher's env"
+        )
+    if teacher.num_seeds != config.num_seeds:
+        raise ValueError(
+            f"the teacher in {path} has {teacher.num_seeds} seed(s) and this run "
+            f"{config.num_seeds} (`num_seeds`): seed i of a student learns from seed "
+            "i of its teacher"
+        )
+    return teacher
+
+
+def load_teacher(config: CRLConfig) -> GoalConditionedActor:
+    """The trained actor of `config.teacher` (every seed's, stacked)."""
+    from ._load import load_run
+
+    check_teacher(config)
+    return load_run(config.teacher).actor
+
+
+def student_config(
+    teacher: str | Path,
+    *,
+    actor_depth: int = 4,
+    actor_width: int | None = None,
+    total_env_steps: int | None = None,
+    loss: str = "kl",
+    **changes,
+) -> CRLConfig:
+    """The config of a student of the run in `teacher`: the teacher's config (env,
+    envs, seeds, batch, learning rates, ...) with an actor `actor_depth` deep and
+    `actor_width` wide (default: the teacher's width), `total_env_steps` (default: a
+    tenth of the teacher's), the distillation `loss` and any other `changes`."""
+    path = Path(teacher)
+    meta_file = path / "config.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"no teacher run in {path}: {meta_file} does not exist")
+    c = config_from_dict(json.loads(meta_file.read_text())["config"])
+    config = c.replace(
+        teacher=str(path),
+        actor_depth=actor_depth,
+        actor_width=actor_width or c.actor_width,
+        total_env_steps=total_env_steps
+        or max(c.total_env_steps // 10, c.env_steps_per_collection),
+        distill_loss=loss,
+        **changes,
+    )
+    check_teacher(config)
+    return config
+
+
+def teacher_env_overrides(teacher: str | Path) -> dict:
+    """The `env_overrides` the teacher's run was trained with."""
+    meta = json.loads((Path(teacher) / "config.json").read_text())
+    return latest_options(meta).get("env_overrides") or {}
+
+
+def distill(
+    teacher: str | Path,
+    *,
+    actor_depth: int = 4,
+    actor_width: int | None = None,
+    total_env_steps: int | None = None,
+    loss: str = "kl",
+    config_changes: dict | None = None,
+    run_dir: str | Path | None = None,
+    **train_kwargs,
+):
+    """Distil the trained actor of the run in `teacher` into a new, smaller actor.
+
+    The student starts from the teacher's config (see `student_config`: same env,
+    envs, seeds, batch size, learning rate), with its own actor of `actor_depth`
+    layers and `actor_width` units (default: the teacher's width), and trains for
+    `total_env_steps` (default: a tenth of the teacher's). It drives the envs itself
+    (its prefill and every collection), and each gradient step fits its actor to the
+    teacher's on a batch of the states it visited, with the goals it was commanded
+    there (`loss`: see `CRLConfig.distill_loss`). The teacher stays fixed; the critic
+    is not trained. Seed `i` of the student learns from seed `i` of the teacher.
+
+    The student's run is a run like any other ([`equicrl.train`][] makes it, with
+    `run_dir` and `train_kwargs`: checkpoints, resume, evaluations, outputs); its
+    `config.json` records the teacher (`config.teacher`), and [`equicrl.load_run`][]
+    reads it back, without the teacher.
+
+    ```python
+    state, history = equicrl.distill("runs/teacher", actor_depth=4, run_dir="runs/s")
+    policy = equicrl.load_run("runs/s").policy()  # (state, goal) -> action
+    ```
+
+    **Returns:**
+
+    What [`equicrl.train`][] returns: `(state, history)`.
+    """
+    from ._train import train
+
+    config = student_config(
+        teacher,
+        actor_depth=actor_depth,
+        actor_width=actor_width,
+        total_env_steps=total_env_steps,
+        loss=loss,
+        **(config_changes or {}),
+    )
+    train_kwargs.setdefault("env_overrides", teacher_env_overrides(teacher) or None)
+    return train(config, run_dir=run_dir, **train_kwargs)

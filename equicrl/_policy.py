@@ -1,0 +1,137 @@
+"""A trained actor as a deterministic policy to deploy, saved alone to a small file."""
+
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Float
+
+from ._actor import GoalConditionedActor
+from ._checkpoint import load_checkpoint, read_header, save_checkpoint
+
+
+# What a policy file's header says it holds (a checkpoint's says nothing).
+_KIND = "equicrl policy"
+
+
+class Policy(eqx.Module):
+    """A deterministic policy: `policy(state, goal) -> action`, the actor's
+    evaluation action `tanh(mean)`, jitted. One example (`(state_dim,)`,
+    `(goal_dim,)`) or a batch (the same leading axes on both).
+
+    Made by `Run.policy()` or [`equicrl.load_policy`][]; `save(path)` writes it alone
+    (the actor's parameters and architecture: no optimiser state, critic or replay
+    buffer)."""
+
+    actor: GoalConditionedActor
+    info: dict = eqx.field(static=True)
+    """Where the actor came from (env, run directory, epoch, teacher), as saved."""
+
+    def __init__(self, actor: GoalConditionedActor, info: dict | None = None):
+        if not isinstance(actor, GoalConditionedActor):
+            raise TypeError(f"`actor` must be a GoalConditionedActor, got {actor!r}")
+        self.actor = actor
+        self.info = dict(info or {})
+
+    def __call__(
+        self,
+        state: Float[Array, "*batch state_dim"],
+        goal: Float[Array, "*batch goal_dim"],
+    ) -> Float[Array, "*batch action_dim"]:
+        state, goal = jnp.asarray(state), jnp.asarray(goal)
+        a = self.actor
+        if state.shape[-1:] != (a.state_dim,) or goal.shape[-1:] != (a.goal_dim,):
+            raise ValueError(
+                f"the policy takes states of size {a.state_dim} and goals of size "
+                f"{a.goal_dim} (last axis), got shapes {state.shape} and {goal.shape}"
+            )
+        if state.shape[:-1] != goal.shape[:-1]:
+            raise ValueError(
+                f"states and goals need the same leading (batch) axes, got shapes "
+                f"{state.shape} and {goal.shape}"
+            )
+        return _act(a, state, goal)
+
+    @property
+    def num_params(self) -> int:
+        """The actor's parameter count."""
+        leaves = jax.tree.leaves(eqx.filter(self.actor, eqx.is_inexact_array))
+        return sum(x.size for x in leaves)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the policy to `path` (the actor's architecture in a JSON header line,
+        then its parameters; nothing pickled). [`equicrl.load_policy`][] reads it."""
+        path = Path(path)
+        save_checkpoint(path, self.actor, {"kind": _KIND, **_architecture(self.actor),
+                                           "info": self.info})  # fmt: skip
+        return path
+
+
+@eqx.filter_jit
+def _act(actor: GoalConditionedActor, state: Array, goal: Array) -> Array:
+    act = actor.deterministic_action
+    for _ in range(state.ndim - 1):
+        act = jax.vmap(act)
+    return act(state, goal)
+
+
+def _architecture(actor: GoalConditionedActor) -> dict:
+    trunk = actor.trunk
+    if trunk.activation is not jax.nn.swish:
+        raise ValueError(
+            "only actors with the swish activation (every run's) can be saved as a "
+            f"policy, not {trunk.activation!r}"
+        )
+    return dict(
+        state_dim=actor.state_dim,
+        goal_dim=actor.goal_dim,
+        action_dim=actor.action_dim,
+        width=trunk.width,
+        depth=trunk.depth,
+        layers_per_block=trunk.layers_per_block,
+        use_layer_norm=trunk.input_norm is not None,
+        use_skip=trunk.blocks.use_skip,
+        scan=trunk.scan,
+        matmul_dtype=trunk.matmul_dtype,
+    )
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a policy saved by `Policy.save` (e.g. `load_run(...).policy().save(path)`):
+    no run directory, training state or replay buffer needed.
+
+    ```python
+    policy = equicrl.load_policy("student.eqx")
+    action = policy(state, goal)
+    ```
+
+    **Raises:**
+
+    `FileNotFoundError` if `path` does not exist, `ValueError` if it is not a policy
+    file (a run's checkpoint, say) or is corrupt.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no policy file {path}")
+    header = read_header(path)
+    if header.get("kind") != _KIND:
+        raise ValueError(
+            f"{path} is not a policy file (a run's checkpoint? `load_run(RUN_DIR)."
+            "policy()` makes a policy from a run)"
+        )
+    arch = {k: header[k] for k in _architecture_fields()}
+    dims = [arch.pop(k) for k in ("state_dim", "goal_dim", "action_dim")]
+    like = eqx.filter_eval_shape(
+        lambda: GoalConditionedActor(*dims, **arch, key=jr.key(0))
+    )
+    actor, meta = load_checkpoint(path, like)
+    return Policy(actor, meta.get("info"))
+
+
+def _architecture_fields() -> tuple[str, ...]:
+    return (
+        "state_dim goal_dim action_dim width depth layers_per_block use_layer_norm "
+        "use_skip scan matmul_dtype"
+    ).split()
