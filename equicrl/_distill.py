@@ -2,6 +2,7 @@
 the states it visits itself, as the teacher labels them (on-policy, DAgger style)."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import equinox as eqx
@@ -15,15 +16,22 @@ from ._config import CRLConfig, DISTILL_LOSSES
 from ._rundir import CHECKPOINT, config_from_dict, latest_options
 
 
+# An actor: `(state, goal) -> (mean, log_std)` of the pre-tanh Gaussian, as
+# `GoalConditionedActor` is.
+ActorLike = Callable[[Array, Array], tuple[Array, Array]]
+
+
 def distill_loss(
-    student: GoalConditionedActor,
-    teacher: GoalConditionedActor,
+    student: ActorLike,
+    teacher: ActorLike,
     state: Float[Array, "batch state_dim"],
     goal: Float[Array, "batch goal_dim"],
     kind: str = "kl",
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
     """The distillation loss of a batch, and the mean absolute difference of the two
     actors' deterministic actions (in action units: actions lie in `(-1, 1)`).
+    `student` and `teacher` are actors (`GoalConditionedActor`s, or any function of
+    one `(state, goal)` giving the pre-tanh `(mean, log_std)`).
 
     `kind="kl"`: the mean over the batch of KL(teacher || student), each a
     tanh-Gaussian; tanh is one-to-one, so it equals the KL of the two pre-tanh
@@ -53,7 +61,7 @@ def distill_loss(
 def distill_gradient_step(
     student: GoalConditionedActor,
     opt_state,
-    teacher: GoalConditionedActor,
+    teacher: ActorLike,
     state: Float[Array, "batch state_dim"],
     goal: Float[Array, "batch goal_dim"],
     *,

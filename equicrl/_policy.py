@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._actor import GoalConditionedActor
 from ._checkpoint import load_checkpoint, read_header, save_checkpoint
@@ -14,6 +14,11 @@ from ._checkpoint import load_checkpoint, read_header, save_checkpoint
 
 # What a policy file's header says it holds (a checkpoint's says nothing).
 _KIND = "equicrl policy"
+# The actor's constructor arguments a policy file records.
+_ARCHITECTURE = (
+    "state_dim goal_dim action_dim width depth layers_per_block use_layer_norm "
+    "use_skip scan matmul_dtype"
+).split()
 
 
 class Policy(eqx.Module):
@@ -37,8 +42,8 @@ class Policy(eqx.Module):
 
     def __call__(
         self,
-        state: Float[Array, "*batch state_dim"],
-        goal: Float[Array, "*batch goal_dim"],
+        state: Float[ArrayLike, "*batch state_dim"],
+        goal: Float[ArrayLike, "*batch goal_dim"],
     ) -> Float[Array, "*batch action_dim"]:
         state, goal = jnp.asarray(state), jnp.asarray(goal)
         a = self.actor
@@ -121,17 +126,10 @@ def load_policy(path: str | Path) -> Policy:
             f"{path} is not a policy file (a run's checkpoint? `load_run(RUN_DIR)."
             "policy()` makes a policy from a run)"
         )
-    arch = {k: header[k] for k in _architecture_fields()}
+    arch = {k: header[k] for k in _ARCHITECTURE}
     dims = [arch.pop(k) for k in ("state_dim", "goal_dim", "action_dim")]
     like = eqx.filter_eval_shape(
         lambda: GoalConditionedActor(*dims, **arch, key=jr.key(0))
     )
     actor, meta = load_checkpoint(path, like)
     return Policy(actor, meta.get("info"))
-
-
-def _architecture_fields() -> tuple[str, ...]:
-    return (
-        "state_dim goal_dim action_dim width depth layers_per_block use_layer_norm "
-        "use_skip scan matmul_dtype"
-    ).split()
