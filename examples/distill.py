@@ -17,45 +17,56 @@ other examples. The run directory is a run like any other; its config.json names
 teacher, and `equicrl.load_run(RUN_DIR).policy()` gives the deployable policy.
 """
 
+import json
 import sys
+from pathlib import Path
 
 import equicrl
 from equicrl._distill import student_config
+from equicrl._rundir import config_from_dict
 
 
-def _teacher(argv: list[str]) -> str | None:
+def _value(argv: list[str], flag: str) -> str | None:
+    """The value of `flag` in `argv` (`--flag X` or `--flag=X`), or None."""
     for i, arg in enumerate(argv):
-        if arg == "--teacher" and i + 1 < len(argv):
+        if arg == flag and i + 1 < len(argv):
             return argv[i + 1]
-        if arg.startswith("--teacher="):
+        if arg.startswith(flag + "="):
             return arg.split("=", 1)[1]
+    return None
+
+
+def _preset(argv: list[str]) -> equicrl.CRLConfig | None:
+    """The config the flags change: the student of `--teacher`, or the saved config
+    of the run that `--resume` or `--eval-only` names (None: no such run; the command
+    line then says what is wrong)."""
+    teacher = _value(argv, "--teacher")
+    if teacher is not None:
+        return student_config(teacher)
+    for flag in ("--resume", "--eval-only"):
+        run = _value(argv, flag)
+        if run is not None and (Path(run) / "config.json").exists():
+            meta = json.loads((Path(run) / "config.json").read_text())
+            return config_from_dict(meta["config"])
     return None
 
 
 def main(argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     description = __doc__.split("\n")[0]
-    teacher = _teacher(argv)
-    resumed = any(
-        a in ("--resume", "--eval-only", "-h", "--help") or a.startswith("--resume=")
-        for a in argv
-    )
-    if teacher is None and not resumed:
+    given = {a.split("=", 1)[0] for a in argv}
+    if not given & {"--teacher", "--resume", "--eval-only", "-h", "--help"}:
         print(
             "distill.py: error: --teacher RUN_DIR (a trained run to distil) is "
             "required, unless --resume or --eval-only",
             file=sys.stderr,
         )
         raise SystemExit(2)
-    if teacher is None:
-        # --resume / --eval-only use the run's saved config.
-        preset = equicrl.CRLConfig()
-    else:
-        try:
-            preset = student_config(teacher)
-        except (OSError, ValueError, TypeError, KeyError) as e:
-            print(f"distill.py: error: {e}", file=sys.stderr)
-            raise SystemExit(2) from None
+    try:
+        preset = _preset(argv) or equicrl.CRLConfig()
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        print(f"distill.py: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     return equicrl.train_cli(
         {"student": preset}, description=description, args=argv, prog="distill.py"
     )

@@ -158,10 +158,11 @@ def test_a_student_resumes_and_extends_like_any_run(runs, tmp_path):
     run_dir = tmp_path / "student"
     shutil.copytree(runs / "student", run_dir)
     config = equicrl.load_run(run_dir).config
-    _, history = equicrl.train(
-        config.replace(total_env_steps=config.total_env_steps + 160),
-        run_dir=run_dir, resume=True, log=lambda line: None, outputs=False,
-    )  # fmt: skip
+    steps = config.total_env_steps + 160
+    # From the command line, with the run's saved config (no --teacher needed).
+    _, history, _ = _example().main(
+        ["--resume", str(run_dir), "--total-env-steps", str(steps), "--no-progress-bar"]
+    )
     assert [r["epoch"] for r in history] == list(range(1, STUDENT_EPOCHS + 2))
     resumed = equicrl.load_run(run_dir)
     assert resumed.epoch == STUDENT_EPOCHS + 1
