@@ -12,8 +12,15 @@ import optax
 from jaxtyping import Array, Float
 
 from ._actor import ACTION_BOUND, GoalConditionedActor
+from ._checkpoint import read_header
 from ._config import CRLConfig, DISTILL_LOSSES
-from ._rundir import CHECKPOINT, config_from_dict, latest_options
+from ._rundir import (
+    CHECKPOINT,
+    config_dict,
+    config_from_dict,
+    latest_options,
+    prefill_steps,
+)
 
 
 # An actor: `(state, goal) -> (mean, log_std)` of the pre-tanh Gaussian, as
@@ -110,6 +117,21 @@ def check_teacher(config: CRLConfig) -> CRLConfig:
             "i of its teacher"
         )
     return teacher
+
+
+def teacher_record(config: CRLConfig) -> dict:
+    """What a student's `config.json` records of its teacher: its run directory (as
+    given and resolved), the epoch and env steps of its checkpoint, and its config."""
+    path = Path(config.teacher)
+    teacher = check_teacher(config)
+    epoch = int(read_header(path / CHECKPOINT)["epoch"])
+    return dict(
+        path=str(path),
+        resolved=str(path.resolve()),
+        epoch=epoch,
+        env_steps=prefill_steps(teacher) + epoch * teacher.env_steps_per_collection,
+        config=config_dict(teacher),
+    )
 
 
 def load_teacher(config: CRLConfig) -> GoalConditionedActor:

@@ -234,6 +234,10 @@ def train(
         ts, _ = read_state(Path(run_dir) / CHECKPOINT, make_parts(c, env_overrides))
         return ts, read_metrics(Path(run_dir), up_to=start_epoch)
     files, history = None, []
+    if c.teacher is not None:
+        from ._distill import teacher_record
+
+        record = {**(record or {}), "teacher": teacher_record(c)}
     if run_dir is not None:
         files, history = _open_run_dir(
             c, run_dir, start_epoch if resume else None, options, record, main_process

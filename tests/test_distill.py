@@ -131,6 +131,9 @@ def test_student_acts_as_its_teacher_on_the_teachers_states(runs):
     assert student.config.teacher == str(runs / "teacher")
     assert student.config.actor_depth == 4 and student.epoch == STUDENT_EPOCHS
     assert student.meta["config"]["teacher"] == str(runs / "teacher")
+    recorded = student.meta["teacher"]  # the teacher's checkpoint when distilled
+    assert recorded["epoch"] == 2 and recorded["env_steps"] == teacher.env_steps
+    assert recorded["config"] == teacher.meta["config"]
     assert [r["epoch"] for r in student.history] == list(range(1, 9))
     assert all("distill_loss" in r and "eval/success" in r for r in student.history)
     states = equicrl.rollout(
