@@ -9,7 +9,7 @@ from ._losses import INFONCE_KINDS
 
 
 PREFILLS = ("actor", "uniform")
-DISTILL_LOSSES = ("kl", "action")
+DISTILL_LOSSES = ("action", "kl")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,11 +100,14 @@ class CRLConfig:
     states it visits itself, with the goals it was commanded there (on-policy, DAgger
     style); seed `i` of this run learns from seed `i` of the teacher. The critic is not
     trained. `None` (default): contrastive RL."""
-    distill_loss: str = "kl"
-    """With a `teacher`: `"kl"`, the KL divergence from the teacher's tanh-Gaussian
-    policy to this actor's (exact, in closed form: tanh is one-to-one, so it is the KL
-    of the pre-tanh Gaussians), or `"action"`, the squared error of the deterministic
-    actions `tanh(mean)` alone."""
+    distill_loss: str = "action"
+    """With a `teacher`: `"action"`, the squared error of the deterministic actions
+    `tanh(mean)` (what evaluation and deployment run), or `"kl"`, the KL divergence
+    from the teacher's tanh-Gaussian policy to this actor's (exact, in closed form:
+    tanh is one-to-one, so it is the KL of the pre-tanh Gaussians). `"action"` is the
+    default because it distilled better in `benchmarks/distill.py` (a point maze, 3
+    seeds: 110-116 % of the teacher's score with the seeds close, against 99-112 %
+    with one seed at 56 % for `"kl"`; half the action error)."""
 
     def __post_init__(self):
         ints = (

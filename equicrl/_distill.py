@@ -33,7 +33,7 @@ def distill_loss(
     teacher: ActorLike,
     state: Float[Array, "batch state_dim"],
     goal: Float[Array, "batch goal_dim"],
-    kind: str = "kl",
+    kind: str = "action",
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
     """The distillation loss of a batch, and the mean absolute difference of the two
     actors' deterministic actions (in action units: actions lie in `(-1, 1)`).
@@ -73,7 +73,7 @@ def distill_gradient_step(
     goal: Float[Array, "batch goal_dim"],
     *,
     optimiser: optax.GradientTransformation,
-    kind: str = "kl",
+    kind: str = "action",
 ) -> tuple[GoalConditionedActor, object, dict[str, Array]]:
     """One gradient step of the student on [`equicrl.distill_loss`][]: `(student,
     opt_state, metrics)`, the metrics `distill_loss` and `action_error`."""
@@ -148,7 +148,7 @@ def student_config(
     actor_depth: int = 4,
     actor_width: int | None = None,
     total_env_steps: int | None = None,
-    loss: str = "kl",
+    loss: str = "action",
     **changes,
 ) -> CRLConfig:
     """The config of a student of the run in `teacher`: the teacher's config (env,
@@ -185,7 +185,7 @@ def distill(
     actor_depth: int = 4,
     actor_width: int | None = None,
     total_env_steps: int | None = None,
-    loss: str = "kl",
+    loss: str = "action",
     config_changes: dict | None = None,
     run_dir: str | Path | None = None,
     **train_kwargs,

@@ -2,7 +2,7 @@
 
     python examples/distill.py --teacher runs/TEACHER                # depth 4
     python examples/distill.py --teacher runs/TEACHER --actor-depth 4 --actor-width 32
-    python examples/distill.py --teacher runs/TEACHER --distill-loss action
+    python examples/distill.py --teacher runs/TEACHER --distill-loss kl
     python examples/distill.py --resume runs/STUDENT                 # as any run
     python examples/distill.py --eval-only runs/STUDENT
 
@@ -11,8 +11,8 @@ rate), with its own actor (`--actor-depth`, default 4; `--actor-width`, default 
 teacher's) and a tenth of the teacher's env steps (`--total-env-steps`). It drives the
 envs itself and learns, at every gradient step, to act as the teacher does on a batch
 of the states it visited, with the goals it was commanded there (`--distill-loss`:
-`kl`, the KL divergence of the two tanh-Gaussian policies, or `action`, the squared
-error of the deterministic actions). Every other flag is a config field, as in the
+`action`, the squared error of the deterministic actions, or `kl`, the KL divergence
+of the two tanh-Gaussian policies). Every other flag is a config field, as in the
 other examples. The run directory is a run like any other; its config.json names the
 teacher, and `equicrl.load_run(RUN_DIR).policy()` gives the deployable policy.
 """
