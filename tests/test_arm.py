@@ -275,6 +275,7 @@ def _push_easy():
     return env, np.stack(actions), jax.tree.map(np.asarray, (first, out)), final
 
 
+@pytest.mark.slow
 def test_shapes_goal_indices_and_episode_signals():
     env, _, (first, (obs, q, _, metrics, reward, done)), _ = _push_easy()
     assert (env.state_dim, env.goal_dim, env.goal_indices) == (17, 3, (0, 1, 2))
@@ -317,6 +318,7 @@ def test_action_map_matches_the_release_table():
         )
 
 
+@pytest.mark.slow
 def test_held_actions_match_the_reference():
     # Free-space rows: MJX (float32) reproduced the 4-decimal references to 1e-4;
     # 1e-3 leaves room for other CPUs and XLA versions yet catches a wrong gain
@@ -336,6 +338,7 @@ def test_held_actions_match_the_reference():
         np.testing.assert_allclose(at[10:13], link7, atol=1e-3, err_msg=f"row {row}")
 
 
+@pytest.mark.slow
 def test_fingers_pressed_on_the_table_match_cpu_mujoco():
     # The reference row is MuJoCo 3.2.6's: 3.2.6 on this very model reproduces it to
     # 5e-5 (benchmarks/arm_reference.py, results/arm_reference_mujoco326.json), but
@@ -351,6 +354,7 @@ def test_fingers_pressed_on_the_table_match_cpu_mujoco():
     np.testing.assert_allclose(at[10:13], link7, atol=2e-3)
 
 
+@pytest.mark.slow
 def test_gripper_opens_and_closes_as_specified():
     _, _, (_, (_, q, *_)), _ = _push_easy()
     finger = q[..., 21]
@@ -369,6 +373,7 @@ def test_gripper_opens_and_closes_as_specified():
     assert abs(finger[close, 59]) < 1e-3
 
 
+@pytest.mark.slow
 def test_cube_falls_onto_the_table_and_rests_there():
     _, _, (_, (obs, *_)), _ = _push_easy()
     untouched = obs[: len(HELD) + 1, :, :3]  # the arm never comes near the cube
@@ -383,6 +388,7 @@ def test_cube_falls_onto_the_table_and_rests_there():
     )
 
 
+@pytest.mark.slow
 def test_fingers_push_the_cube_along_the_table():
     _, _, (_, (obs, *_)), _ = _push_easy()
     cube = obs[len(HELD) + 1, :, :3]
@@ -392,6 +398,7 @@ def test_fingers_push_the_cube_along_the_table():
     assert 0.028 < cube[:, 2].min() and cube[:, 2].max() < 0.032
 
 
+@pytest.mark.slow
 def test_success_at_the_threshold():
     env, _, (_, (obs, _, _, metrics, *_)), _ = _push_easy()
     near, far = len(HELD) + 2, len(HELD) + 3
@@ -411,6 +418,7 @@ def test_success_at_the_threshold():
         np.testing.assert_array_equal(metrics[key][clear], (dist < threshold)[clear])
 
 
+@pytest.mark.slow
 def test_html_rollout_shows_the_scene():
     env, _, _, final = _push_easy()
     frames = [jax.tree.map(lambda x, i=i: np.asarray(x[i]), final) for i in range(3)]
@@ -425,6 +433,7 @@ def test_html_rollout_shows_the_scene():
     assert len(scene["states"]["x"]) == 3
 
 
+@pytest.mark.slow
 def test_binpick_wall_stops_a_slowly_pushed_cube():
     # The fingers lower into bin A's far side and sweep the cube (slowly, over 2.5
     # s) towards the wall between the bins, whose inner face is at x = -0.115.

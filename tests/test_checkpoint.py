@@ -224,6 +224,7 @@ def killed_run(tmp_path_factory):
     )
 
 
+@pytest.mark.slow
 def test_real_kills_leave_a_loadable_run_that_resumes_exactly(
     uninterrupted, killed_run
 ):
@@ -262,6 +263,7 @@ def test_real_kills_leave_a_loadable_run_that_resumes_exactly(
     assert {"jax", "brax", "python"} <= set(meta["versions"])
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_neither_stops_training_nor_prints_a_traceback(killed_run):
     code, head, err, run_dir = killed_run["piped"]
     assert head[0].startswith("run directory:")
@@ -272,6 +274,7 @@ def test_a_closed_stdout_neither_stops_training_nor_prints_a_traceback(killed_ru
     assert (run_dir / "trajectories.png").exists()
 
 
+@pytest.mark.slow
 def test_light_checkpoints_leave_out_the_buffer_and_resume_by_refilling(killed_run):
     full, light = killed_run["sizes"]
     assert killed_run["light"].epoch == 7 and killed_run["light"].state.buffer is None
@@ -283,6 +286,7 @@ def test_light_checkpoints_leave_out_the_buffer_and_resume_by_refilling(killed_r
     assert "resumed" in out and "at epoch 7" in out
 
 
+@pytest.mark.slow
 def test_load_run_and_eval_only_leave_the_run_untouched(killed_run, capsys):
     run_dir = killed_run["run_dir"]
     before = digest(run_dir)
@@ -303,6 +307,7 @@ def test_load_run_and_eval_only_leave_the_run_untouched(killed_run, capsys):
     assert {k: v for k, v in after.items() if not k.startswith("eval-")} == before
 
 
+@pytest.mark.slow
 def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path, seed_one):
     one = TINY.replace(seed=1)
     run_dir = tmp_path / "run"
@@ -334,6 +339,7 @@ def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path, seed_one):
         equicrl.train(TINY, run_dir=tmp_path / "empty", resume=True, log=lambda _: None)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     tmp_path, monkeypatch, seed_one
 ):
@@ -365,6 +371,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     assert (tmp_path / "checkpoint.eqx").read_bytes() == good
 
 
+@pytest.mark.slow
 def test_a_resumed_run_keeps_its_options(tmp_path, monkeypatch, seed_one):
     # A copy of a finished run of 6 epochs (evaluated every 2, checkpointed every 6),
     # as if trained with env overrides (the default's value: the same env).
@@ -428,6 +435,7 @@ def seeds_uninterrupted(tmp_path_factory):
     return state, history, run_dir, lines
 
 
+@pytest.mark.slow
 def test_each_seed_of_a_multi_seed_run_is_the_run_of_that_seed(
     uninterrupted, seed_one, seeds_uninterrupted
 ):
@@ -465,6 +473,7 @@ def test_each_seed_of_a_multi_seed_run_is_the_run_of_that_seed(
     assert any("eval (2 seeds): time at goal" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_kill_and_resume_of_a_multi_seed_run_equals_uninterrupted(
     tmp_path, seeds_uninterrupted
 ):

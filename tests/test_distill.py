@@ -117,6 +117,7 @@ def test_action_loss_and_action_error_against_numpy():
         )
 
 
+@pytest.mark.slow
 def test_student_acts_as_its_teacher_on_the_teachers_states(runs):
     """On the states of the teacher's own evaluation episodes (with their goals), the
     student's deterministic actions are within 0.02 of the teacher's on average (1 %
@@ -153,6 +154,7 @@ def test_student_acts_as_its_teacher_on_the_teachers_states(runs):
     assert before.mean() > 10 * error.mean()
 
 
+@pytest.mark.slow
 def test_a_student_resumes_and_extends_like_any_run(runs, tmp_path):
     import shutil
 
@@ -172,6 +174,7 @@ def test_a_student_resumes_and_extends_like_any_run(runs, tmp_path):
     assert resumed.meta["resumes"][-1]["epoch"] == STUDENT_EPOCHS
 
 
+@pytest.mark.slow
 def test_a_policy_saved_alone_loads_and_acts_the_same(runs, tmp_path):
     import equicrl
 
@@ -200,6 +203,7 @@ def test_a_policy_saved_alone_loads_and_acts_the_same(runs, tmp_path):
         run.policy(1)
 
 
+@pytest.mark.slow
 def test_a_wrong_teacher_is_one_line_and_status_2(runs, tmp_path, capsys):
     example = _example()
     cases = [

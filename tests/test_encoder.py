@@ -41,6 +41,7 @@ def _x(seed):
     width=st.sampled_from((8, 16)),
     depth=st.sampled_from((4, 8, 12)),
 )
+@pytest.mark.slow
 def test_scanned_equals_unrolled(seed, width, depth):
     scanned = _encoder(seed, width=width, depth=depth, scan=True)
     unrolled = _encoder(seed, width=width, depth=depth, scan=False)

@@ -63,6 +63,7 @@ def test_bad_flags_fail_clearly(monkeypatch, capsys):
         _run_example("humanoid_maze.py", ["--critic-depth", "6"], monkeypatch)
 
 
+@pytest.mark.slow
 def test_humanoid_smoke_preset_trains_and_writes_outputs(tmp_path, monkeypatch, capsys):
     run_dir = tmp_path / "smoke"
     _run_example(

@@ -56,6 +56,7 @@ def _cell_of(env, xy):
         ("humanoid_u_maze", None, 3, 17, (1.0, 2.0)),
     ],
 )
+@pytest.mark.slow
 def test_reset_step_shapes_goals_metrics_and_termination(
     name, state_dim, goal_dim, action_dim, z_range
 ):
@@ -132,6 +133,7 @@ def test_every_paper_env_is_registered_with_its_eval_variant():
         assert f"{name}_eval" in names
 
 
+@pytest.mark.slow
 def test_humanoid_big_maze_eval_uses_the_humanoid_layout():
     env = _env("humanoid_big_maze_eval")
     assert env.layout.name == "big_maze_eval_humanoid"
@@ -252,6 +254,7 @@ def _on_the_floor(name, q):
     return q
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ant_u_maze", "humanoid_u_maze"])
 def test_steps_like_braxs_own_env(name):
     # Brax's own Ant / Humanoid, on its model with the release's contact bits (no
@@ -324,6 +327,7 @@ _THROWS = [
 
 
 @pytest.mark.parametrize("name,quat,axis,radius", _THROWS)
+@pytest.mark.slow
 def test_a_torso_thrown_at_a_wall_stays_out_of_it(name, quat, axis, radius):
     env, reset, step, placed = _compiled(name)
     state = reset(jr.split(jr.key(0), N))
@@ -362,6 +366,7 @@ def _wall_contacts(name: str, qpos_of) -> set[str]:
     return names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("maze", list(MAZES))
 def test_mujoco_finds_the_releases_wall_contacts_in_every_maze(maze):
     # MuJoCo itself (not Brax) decides which geoms collide. Inside a wall, the ant
@@ -413,6 +418,7 @@ def _expected_pairs(robot, walls, *, contacts="release", maze=True):
     return {frozenset(p) for p in pairs}
 
 
+@pytest.mark.slow
 def test_contact_pairs_are_the_releases_in_every_maze_of_both_robots():
     counts = {}
     for name in envs.list_envs():

@@ -71,6 +71,7 @@ def _step(state, batch, key):
     return equicrl.crl_gradient_step(state, batch, key, optimiser=optax.adam(3e-4))
 
 
+@pytest.mark.slow
 def test_bf16_gradient_step_matches_float32_losses_and_keeps_float32_state():
     k1, k2 = jr.split(jr.key(2))
     state = jr.normal(k1, (32, 5))

@@ -80,6 +80,10 @@ print(json.dumps(out))
 """
 
 
+# Every test reads one report, whose fixture trains on 4 simulated devices (~2 min).
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def report():
     env = dict(os.environ)

@@ -95,6 +95,7 @@ def compare_contacts(name: str, dtype, n: int = 1000, seed: int = 0) -> dict:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ant_u_maze", "humanoid_u_maze"])
 def test_near_wall_contacts_are_the_all_pairs_contacts(name):
     # In float64 the two are the same computation on the same pairs: every active
@@ -110,6 +111,7 @@ def test_near_wall_contacts_are_the_all_pairs_contacts(name):
     assert out["most_wall_pairs"] >= (7 if name.startswith("ant") else 12), out
 
 
+@pytest.mark.slow
 def test_culling_off_and_on_give_the_same_run():
     # The ant, on its side, thrown at 4 m/s into the corner of its start cell, then
     # random actions: the same joint positions for 30 steps either way.

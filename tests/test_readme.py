@@ -4,11 +4,13 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 ROOT = Path(__file__).parent.parent
 
 
+@pytest.mark.slow
 def test_readme_example_runs():
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)

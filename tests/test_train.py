@@ -44,6 +44,7 @@ def run(tmp_path_factory):
     return state, history, run_dir, lines
 
 
+@pytest.mark.slow
 def test_short_point_maze_run_beats_the_untrained_policy(run):
     _, history, _, _ = run
     evals = [h for h in history if "eval/success" in h]
@@ -56,6 +57,7 @@ def test_short_point_maze_run_beats_the_untrained_policy(run):
     assert history[-1]["critic_loss"] < history[0]["critic_loss"]
 
 
+@pytest.mark.slow
 def test_short_point_maze_run_beats_a_random_policy_on_distance_to_goal(run):
     _, history, _, _ = run
     env = envs.make_env("point_maze_u_maze_eval")
@@ -80,6 +82,7 @@ def test_short_point_maze_run_beats_a_random_policy_on_distance_to_goal(run):
     assert trained["eval/final_dist"] < random_dist - margin
 
 
+@pytest.mark.slow
 def test_run_writes_config_metrics_and_progress(run):
     state, history, run_dir, lines = run
     meta = json.loads((run_dir / "config.json").read_text())

@@ -61,6 +61,7 @@ def test_gradient_steps_decrease_the_critic_loss_on_a_fixed_batch():
     assert losses[-1] < losses[0] - 0.1
 
 
+@pytest.mark.slow
 def test_combined_step_equals_separate_actor_then_critic_updates():
     # With SGD at learning rate 1 the parameter change is minus the gradient, which
     # must equal each loss's own gradient computed separately.
