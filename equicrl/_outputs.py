@@ -159,8 +159,11 @@ def plot_point_maze_trajectories(
     episode_length: int,
 ) -> Path:
     """Draw `num_episodes` trajectories of the deterministic actor over the maze of
-    `env` (a [`equicrl.envs.PointMaze`][]) to a PNG at `path`: a line per episode
-    from its start (circle) towards its goal (star), in the same colour."""
+    `env` to a PNG at `path`: a line per episode from its start (circle) towards its
+    goal (star), in the same colour; a thicker line for an episode that reached its
+    goal. `env` is a [`equicrl.envs.PointMaze`][] or an ant or humanoid maze (the
+    torso's path, seen from above: its state's first two entries are the torso's x
+    and y). The episodes are their own (from `key`), not those of an evaluation."""
     plt = _pyplot()
     path = Path(path)
     states = rollout(
@@ -170,19 +173,46 @@ def plot_point_maze_trajectories(
     success = np.asarray(states.metrics["success"]).max(0)
     sd = env.state_dim
     rows, cols = env.layout.shape
-    fig, ax = plt.subplots(figsize=(0.8 * cols + 1.5, 0.8 * rows + 1.2))
+    fig, ax = plt.subplots(figsize=(0.8 * cols + 1.5, 0.8 * rows + 1.5))
     draw_maze(ax, env.layout, env.cell_size)
     colours = plt.get_cmap("tab20")(np.arange(num_episodes) % 20)
     for n in range(num_episodes):
         x, y = obs[:, n, 0], obs[:, n, 1]
         gx, gy = obs[0, n, sd], obs[0, n, sd + 1]
-        ax.plot(y, x, color=colours[n], linewidth=1.2, alpha=0.9)
+        width = 2.0 if success[n] else 0.8
+        ax.plot(y, x, color=colours[n], linewidth=width, alpha=0.9)
         ax.plot(y[0], x[0], "o", color=colours[n], markersize=4)
         ax.plot(gy, gx, "*", color=colours[n], markersize=11, markeredgecolor="k")
+    from matplotlib.lines import Line2D
+
+    grey = "#555555"
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", color=grey, linestyle="", label="start"),
+            Line2D(
+                [],
+                [],
+                marker="*",
+                color=grey,
+                markersize=10,
+                linestyle="",
+                label="goal",
+            ),  # fmt: skip
+            Line2D([], [], color=grey, linewidth=2.0, label="reached the goal"),
+            Line2D([], [], color=grey, linewidth=0.8, label="did not"),
+        ],
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=4,
+        frameon=False,
+    )
+    what = "torso paths" if hasattr(env, "sys") else "paths"
     ax.set_title(
-        f"{env.layout.name}: {num_episodes} episodes, "
-        f"{int(success.sum())} reached the goal",
-        fontsize=9,
+        f"{env.layout.name}: {what} of {num_episodes} episodes of the final\n"
+        f"policy (its own, not the evaluation's); {int(success.sum())} reached the "
+        "goal",
+        fontsize=8,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -229,8 +259,10 @@ def write_run_outputs(
     episode_length: int,
     log,
 ) -> list[Path]:
-    """The end-of-run outputs of [`equicrl.train`][]: `learning_curve.png`, and
-    `trajectories.png` (point mazes) or `rollout.html` (Brax envs)."""
+    """The end-of-run outputs of [`equicrl.train`][]: `learning_curve.png`;
+    `rollout.html` (Brax envs: Brax's viewer, which loads from a CDN, so it needs a
+    network); `trajectories.png` (mazes: point mazes, and the torso's paths in the ant
+    and humanoid mazes)."""
     written = []
     try:
         _pyplot()
@@ -253,7 +285,9 @@ def write_run_outputs(
                 episode_length=episode_length,
             )
         )
-    elif hasattr(env, "layout") and have_matplotlib:
+    # Point mazes, and the ant and humanoid mazes (the torso seen from above): a
+    # picture that needs no network, unlike rollout.html.
+    if getattr(env, "layout", None) is not None and have_matplotlib:
         written.append(
             plot_point_maze_trajectories(
                 actor,

@@ -83,6 +83,8 @@ def test_humanoid_smoke_preset_trains_and_writes_outputs(tmp_path, monkeypatch, 
     assert saved["critic_depth"] == 4 and saved["num_envs"] == 8
     assert (run_dir / "checkpoint.eqx").stat().st_size > 0
     assert (run_dir / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    # The torso's paths over the maze: a picture that needs no network.
+    assert (run_dir / "trajectories.png").read_bytes()[:4] == b"\x89PNG"
     # Brax's viewer page embeds the system and the frames as compressed JSON.
     html = (run_dir / "rollout.html").read_text()
     encoded = re.search(r'var system = "([^"]+)"', html).group(1)
