@@ -19,7 +19,7 @@ from ._rundir import (
     config_dict,
     config_from_dict,
     latest_options,
-    prefill_steps,
+    steps_at_epoch,
 )
 
 
@@ -89,22 +89,27 @@ def distill_gradient_step(
     return student, opt_state, {"distill_loss": loss, "action_error": error}
 
 
+def _teacher_config(teacher: str | Path) -> CRLConfig:
+    """The config saved in the teacher's run directory, or a `FileNotFoundError`."""
+    meta_file = Path(teacher) / "config.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(
+            f"no teacher run in {teacher} (`teacher`): {meta_file} does not exist"
+        )
+    return config_from_dict(json.loads(meta_file.read_text())["config"])
+
+
 def check_teacher(config: CRLConfig) -> CRLConfig:
     """The teacher's config, read without building anything; raises naming the
     problem if `config.teacher` holds no trained run, or one of another env or
     number of seeds."""
     path = Path(config.teacher)
-    meta_file = path / "config.json"
-    if not meta_file.exists():
-        raise FileNotFoundError(
-            f"no teacher run in {path} (`teacher`): {meta_file} does not exist"
-        )
+    teacher = _teacher_config(path)
     if not (path / CHECKPOINT).exists():
         raise FileNotFoundError(
             f"the teacher run in {path} (`teacher`) has no checkpoint ({CHECKPOINT}): "
             "train it with checkpoints"
         )
-    teacher = config_from_dict(json.loads(meta_file.read_text())["config"])
     if teacher.env_name != config.env_name:
         raise ValueError(
             f"the teacher in {path} was trained on {teacher.env_name}, not on "
@@ -121,24 +126,25 @@ def check_teacher(config: CRLConfig) -> CRLConfig:
 
 def teacher_record(config: CRLConfig) -> dict:
     """What a student's `config.json` records of its teacher: its run directory (as
-    given and resolved), the epoch and env steps of its checkpoint, and its config."""
+    given and resolved), the epoch and env steps of its checkpoint, and its config.
+    (`train` has checked the teacher already.)"""
     path = Path(config.teacher)
-    teacher = check_teacher(config)
+    teacher = _teacher_config(path)
     epoch = int(read_header(path / CHECKPOINT)["epoch"])
     return dict(
         path=str(path),
         resolved=str(path.resolve()),
         epoch=epoch,
-        env_steps=prefill_steps(teacher) + epoch * teacher.env_steps_per_collection,
+        env_steps=steps_at_epoch(teacher, epoch),
         config=config_dict(teacher),
     )
 
 
 def load_teacher(config: CRLConfig) -> GoalConditionedActor:
-    """The trained actor of `config.teacher` (every seed's, stacked)."""
+    """The trained actor of `config.teacher` (every seed's, stacked); `train` has
+    checked the teacher already (`check_teacher`)."""
     from ._load import load_run
 
-    check_teacher(config)
     return load_run(config.teacher).actor
 
 
@@ -155,13 +161,9 @@ def student_config(
     envs, seeds, batch, learning rates, ...) with an actor `actor_depth` deep and
     `actor_width` wide (default: the teacher's width), `total_env_steps` (default: a
     tenth of the teacher's), the distillation `loss` and any other `changes`."""
-    path = Path(teacher)
-    meta_file = path / "config.json"
-    if not meta_file.exists():
-        raise FileNotFoundError(f"no teacher run in {path}: {meta_file} does not exist")
-    c = config_from_dict(json.loads(meta_file.read_text())["config"])
+    c = _teacher_config(teacher)
     config = c.replace(
-        teacher=str(path),
+        teacher=str(Path(teacher)),
         actor_depth=actor_depth,
         actor_width=actor_width or c.actor_width,
         total_env_steps=total_env_steps

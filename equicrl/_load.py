@@ -4,7 +4,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.random as jr
 
@@ -17,6 +16,7 @@ from ._state import (
     read_state,
     seed_keys,
     split_seed_key,
+    take_seed,
     TrainState,
 )
 
@@ -71,7 +71,7 @@ class Run:
             )
         actor = self.actor
         if c.num_seeds > 1:
-            actor = jax.tree.map(lambda x: x[seed] if eqx.is_array(x) else x, actor)
+            actor = take_seed(actor, seed)
         info = dict(
             env_name=c.env_name,
             run=str(self.path),

@@ -197,7 +197,7 @@ def plot_point_maze_trajectories(
                 markersize=10,
                 linestyle="",
                 label="goal",
-            ),  # fmt: skip
+            ),
             Line2D([], [], color=grey, linewidth=2.0, label="reached the goal"),
             Line2D([], [], color=grey, linewidth=0.8, label="did not"),
         ],

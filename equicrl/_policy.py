@@ -71,8 +71,8 @@ class Policy:
         """Write the policy to `path` (the actor's architecture in a JSON header line,
         then its parameters; nothing pickled). [`equicrl.load_policy`][] reads it."""
         path = Path(path)
-        save_checkpoint(path, self.actor, {"kind": _KIND, **_architecture(self.actor),
-                                           "info": self.info})  # fmt: skip
+        header = {"kind": _KIND, **_architecture(self.actor), "info": self.info}
+        save_checkpoint(path, self.actor, header)
         return path
 
 

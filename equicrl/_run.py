@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ._config import CRLConfig
-from ._rundir import prefill_steps
+from ._rundir import prefill_steps, steps_at_epoch
 
 
 def fmt_time(seconds: float) -> str:
@@ -198,7 +198,7 @@ def describe(
         plan = (
             f"resuming at epoch {start_epoch} of {epochs}{refilled}; epochs of {steps}"
         )
-    total = prefill_steps(c) + epochs * c.env_steps_per_collection
+    total = steps_at_epoch(c, epochs)
     rounded = (
         f"; {c.total_env_steps:,} env steps asked for, {total:,} in whole epochs"
         if total != c.total_env_steps

@@ -275,6 +275,11 @@ def prefill_steps(config: CRLConfig) -> int:
     return config.prefill_collections * config.env_steps_per_collection
 
 
+def steps_at_epoch(config: CRLConfig, epoch: int) -> int:
+    """Env steps at the end of `epoch` (the prefill included)."""
+    return prefill_steps(config) + epoch * config.env_steps_per_collection
+
+
 def num_epochs(config: CRLConfig) -> int:
     """Epochs of a run: the env steps after the prefill in whole collections (at
     least one)."""

@@ -177,4 +177,10 @@ def env_steps(config: CRLConfig, collections: Int[Array, "*seeds"]) -> int:
 
 def seed_state(ts: TrainState, i: int) -> TrainState:
     """Seed `i`'s state, taken out of the state of a run of several seeds."""
-    return jax.tree.map(lambda x: x[i] if eqx.is_array(x) else x, ts)
+    return take_seed(ts, i)
+
+
+def take_seed(tree: PyTree, i: int) -> PyTree:
+    """Seed `i`'s part of any tree with a leading seed axis on its arrays (a state,
+    an actor)."""
+    return jax.tree.map(lambda x: x[i] if eqx.is_array(x) else x, tree)
