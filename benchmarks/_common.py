@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts: machine description and timing."""
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -12,6 +13,41 @@ from pathlib import Path
 
 
 RESULTS = Path(__file__).parent / "results"
+
+LAST = 5  # evaluations averaged into a score, as in the paper
+
+
+def score(history: list[dict], seed: int | None) -> dict:
+    """One seed's score, the paper's (the mean of its last 5 evaluations), and its
+    evaluation curve; `seed` is the seed index in a run of several, `None` for a run
+    of one."""
+    evals = [r for r in history if "eval/success" in r]
+    if len(evals) < LAST:
+        raise ValueError(f"a score needs {LAST} evaluations, the run made {len(evals)}")
+    own = [r["seeds"][seed] if seed is not None else r for r in evals]
+    out = {
+        name: sum(r[f"eval/{name}"] for r in own[-LAST:]) / LAST
+        for name in ("time_at_goal", "success")
+    }
+    out["curve"] = {
+        "env_steps": [r["env_steps"] for r in evals],
+        "time_at_goal": [r["eval/time_at_goal"] for r in own],
+        "success": [r["eval/success"] for r in own],
+    }
+    return out
+
+
+def summarise(scores: list[dict], names=("time_at_goal", "success")) -> dict:
+    """Mean and standard error over seeds (`NAME` and `NAME_stderr`) of each of
+    `names` in `scores` (one dict per seed)."""
+    out = {}
+    for name in names:
+        values = [s[name] for s in scores]
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
+        out[name] = mean
+        out[name + "_stderr"] = math.sqrt(var / len(values)) if len(values) > 1 else 0.0
+    return out
 
 
 def machine() -> dict:

@@ -26,8 +26,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, RESULTS, steady_time  # noqa: E402
-from depth_sweep import score, summarise  # noqa: E402
+from _common import machine, RESULTS, score, steady_time, summarise  # noqa: E402
 
 import equicrl  # noqa: E402
 

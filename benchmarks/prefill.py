@@ -161,7 +161,7 @@ def buffer(args) -> None:
 
 
 def score(args) -> None:
-    from depth_sweep import score as seed_score, summarise
+    from _common import score as seed_score, summarise
     from point_maze import PRESETS
 
     import equicrl

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -86,12 +87,21 @@ class Run:
         return env_steps(self.config, self.state.collections)
 
     def evaluate(
-        self, num_episodes: int | None = None, *, fold: int = EVAL_ONLY_KEY
+        self,
+        num_episodes: int | None = None,
+        *,
+        fold: int = EVAL_ONLY_KEY,
+        env_name: str | None = None,
     ) -> list[dict[str, float]]:
         """Evaluate the trained actor as training does ([`equicrl.evaluate`][] on
         `eval_env`, `config.eval_envs` episodes unless `num_episodes`), with each
-        seed's evaluation key folded with `fold`. One dict per seed."""
+        seed's evaluation key folded with `fold`. One dict per seed.
+
+        `env_name` evaluates on another env instead (built with the run's
+        `env_overrides`), e.g. a stitching maze at another distance; it must have
+        the run's observation and action sizes."""
         c = self.config
+        env = self.eval_env if env_name is None else self._other_env(env_name)
         keys = seed_keys(c)
         kwargs = dict(
             num_episodes=num_episodes or c.eval_envs, episode_length=c.episode_length
@@ -102,9 +112,59 @@ class Run:
 
         if c.num_seeds == 1:
             key = eval_key(keys)
-            return [evaluate(self.actor, self.eval_env, key=key, **kwargs)]
+            return [evaluate(self.actor, env, key=key, **kwargs)]
         keys = jax.vmap(eval_key)(keys)
-        return evaluate_seeds(self.actor, self.eval_env, keys=keys, **kwargs)
+        return evaluate_seeds(self.actor, env, keys=keys, **kwargs)
+
+    def _other_env(self, env_name: str):
+        from .envs import make_env
+
+        env = make_env(
+            env_name, **(latest_options(self.meta).get("env_overrides") or {})
+        )
+        ours = (self.env.state_dim, self.env.goal_dim, self.env.action_size)
+        theirs = (env.state_dim, env.goal_dim, env.action_size)
+        if theirs != ours:
+            raise ValueError(
+                f"{env_name!r} has (state, goal, action) sizes {theirs}, the run's "
+                f"env {self.config.env_name!r} {ours}: its actor cannot act there"
+            )
+        return env
+
+    def evaluate_distances(
+        self,
+        distances: Sequence[int] | None = None,
+        num_episodes: int | None = None,
+        *,
+        fold: int = EVAL_ONLY_KEY,
+    ) -> dict[int, list[dict[str, float]]]:
+        """Evaluate a run of a stitching maze (`ROBOT_LAYOUT_gen_DISTANCES`) at each
+        of `distances` along the maze's corridor (default: every one, 1 to the
+        corridor's length), trained on or not: `self.evaluate(env_name=...)` on
+        `ROBOT_LAYOUT_gen_Kf` for each distance `K`.
+
+        **Returns:**
+
+        `{K: [one dict per seed]}`, in the order of `distances`.
+        """
+        from .envs import get_layout
+        from .envs._registry import parse_stitching
+
+        parsed = parse_stitching(self.config.env_name)
+        if parsed is None:
+            raise ValueError(
+                f"the run's env {self.config.env_name!r} is no stitching maze "
+                "(ROBOT_LAYOUT_gen_DISTANCES, e.g. point_maze_u_maze_gen_1f2f3f)"
+            )
+        robot, layout, _ = parsed
+        if distances is None:
+            distances = range(1, len(get_layout(layout).corridor()))
+        return {
+            int(k): self.evaluate(
+                num_episodes, fold=fold, env_name=f"{robot}_{layout}_gen_{k}f"
+            )
+            for k in distances
+        }
 
 
 def load_run(run_dir: str | Path) -> Run:

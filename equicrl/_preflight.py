@@ -25,12 +25,13 @@ def check_run(
 
     The header of the checkpoint a resumed run starts from, or `None`.
     """
-    from .envs import list_envs
+    from .envs import is_env, list_envs
 
-    if config.env_name not in list_envs():
+    if not is_env(config.env_name):
         raise ValueError(
             f"unknown environment {config.env_name!r} (`env_name`); known "
-            f"environments: {', '.join(list_envs())}"
+            f"environments: {', '.join(list_envs())}; and the stitching mazes "
+            "ROBOT_LAYOUT_gen_DISTANCES, e.g. point_maze_u_maze_gen_1f2f3f"
         )
     make_mesh(config)
     if config.teacher is not None:

@@ -26,11 +26,13 @@ from ._layouts import (
     get_layout as get_layout,
     LAYOUTS as LAYOUTS,
     MazeLayout as MazeLayout,
+    stitching_pairs as stitching_pairs,
 )
 from ._locomotion import AntGoalEnv as AntGoalEnv, HumanoidGoalEnv as HumanoidGoalEnv
 from ._near_walls import NearWalls as NearWalls
 from ._point_maze import PointMaze as PointMaze
 from ._registry import (
+    is_env as is_env,
     list_envs as list_envs,
     make_env as make_env,
     register_env as register_env,

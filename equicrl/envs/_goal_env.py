@@ -17,6 +17,44 @@ def sample_near_cell(key: jax.Array, centres: jax.Array, spread: float) -> jax.A
     return centre + jax.random.uniform(noise_key, (2,), minval=-spread, maxval=spread)
 
 
+def stitching_draw(
+    layout,
+    distances,
+    cell_size: float,
+) -> tuple[jax.Array, jax.Array] | None:
+    """The centres of a stitching task's (start, goal) pairs, `(n, 2, 2)`, and their
+    probabilities (see [`equicrl.envs.stitching_pairs`][]); `None` without
+    `distances`."""
+    from ._layouts import stitching_pairs
+
+    if distances is None:
+        return None
+    if layout is None:
+        raise ValueError("a stitching task (`distances`) needs a maze layout")
+    pairs, probabilities = stitching_pairs(layout, tuple(distances))
+    return (
+        jnp.asarray(pairs * cell_size, jnp.float32),
+        jnp.asarray(probabilities, jnp.float32),
+    )
+
+
+def sample_pair(
+    key: jax.Array, draw: tuple[jax.Array, jax.Array], start_spread, goal_spread
+) -> tuple[jax.Array, jax.Array]:
+    """A (start, goal) of a stitching task: a pair drawn with its probability, each
+    end uniformly within its spread (per axis) of its cell centre."""
+    centres, probabilities = draw
+    pair_key, start_key, goal_key = jax.random.split(key, 3)
+    pair = centres[jax.random.choice(pair_key, centres.shape[0], p=probabilities)]
+    start = pair[0] + jax.random.uniform(
+        start_key, (2,), minval=-start_spread, maxval=start_spread
+    )
+    goal = pair[1] + jax.random.uniform(
+        goal_key, (2,), minval=-goal_spread, maxval=goal_spread
+    )
+    return start, goal
+
+
 @jax.custom_batching.custom_vmap
 def any_in_batch(flag: jax.Array) -> jax.Array:
     """`flag`, and under `jax.vmap` the `any` of it over the batch, unbatched: a

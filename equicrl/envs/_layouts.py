@@ -96,8 +96,79 @@ class MazeLayout:
                 out.append((i, j, h, w))
         return out
 
+    def corridor(self) -> list[tuple[int, int]]:
+        """The cells of the corridor from the start cell to its dead end, in order:
+        the "forward path" of the release's stitching mazes (`gen` envs), whose
+        corridor runs from one start cell to the goal cell at its other end.
+
+        Walks from the only `S` cell through free cells, never back, until no free
+        cell is ahead. Raises `ValueError` for a layout with several start cells or
+        a fork anywhere on the way (big and hardest mazes).
+        """
+        starts = self.start_cells
+        if len(starts) != 1:
+            raise ValueError(
+                f"maze {self.name!r} has {len(starts)} start cells; a corridor "
+                "starts from exactly one"
+            )
+        free = ~self.walls
+        path = [tuple(int(v) for v in starts[0])]
+        previous = None
+        while True:
+            i, j = path[-1]
+            ahead = [
+                (i + di, j + dj)
+                for di, dj in ((0, 1), (1, 0), (0, -1), (-1, 0))
+                if free[i + di, j + dj] and (i + di, j + dj) != previous
+            ]
+            if not ahead:
+                return path
+            if len(ahead) > 1:
+                raise ValueError(
+                    f"maze {self.name!r} forks at cell {(i, j)}: it is not one corridor"
+                )
+            previous = path[-1]
+            path.append(ahead[0])
+
     def __str__(self) -> str:
         return "\n".join(self.rows)
+
+
+def stitching_pairs(
+    layout: MazeLayout, distances: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (start, goal) cell pairs of a stitching task and the probability of each.
+
+    For each distance `k` in `distances`, the pairs `(path[i], path[i + k])` along
+    `layout.corridor()`, forward only. Every distance has the same total probability,
+    shared equally among its pairs (as the release's `ant_maze_generalization`).
+
+    **Returns:**
+
+    `(pairs, probabilities)`: an integer `(n, 2, 2)` array of (start cell, goal
+    cell), each `(row, column)`, and a float `(n,)` array summing to 1.
+    """
+    path = layout.corridor()
+    longest = len(path) - 1
+    distances = tuple(distances)
+    if not distances:
+        raise ValueError("a stitching task needs at least one distance")
+    for k in distances:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"distances must be ints, got {k!r}")
+        if not 1 <= k <= longest:
+            raise ValueError(
+                f"distance {k} is not on maze {layout.name!r}: its corridor has "
+                f"{len(path)} cells, so distances run from 1 to {longest}"
+            )
+    if len(set(distances)) != len(distances):
+        raise ValueError(f"distances repeat: {distances}")
+    pairs, probabilities = [], []
+    for k in distances:
+        n = len(path) - k
+        pairs += [(path[i], path[i + k]) for i in range(n)]
+        probabilities += [1 / (len(distances) * n)] * n
+    return np.asarray(pairs, np.int32), np.asarray(probabilities)
 
 
 def _layout(name: str, text: str) -> MazeLayout:
@@ -118,6 +189,19 @@ _ALL = [
         ###.#
         #GGG#
         #####"""),
+    # The release's stitching layouts U2 and U3: the U-maze with a longer corridor.
+    _layout("u2_maze", """
+        ######
+        #SGGG#
+        ####G#
+        #GGGG#
+        ######"""),
+    _layout("u3_maze", """
+        #######
+        #SGGGG#
+        #####G#
+        #GGGGG#
+        #######"""),
     _layout("u4_maze", """
         #####
         #GGG#

@@ -17,7 +17,14 @@ from brax.envs.base import State
 from brax.envs.humanoid import Humanoid
 
 from .._checks import check_choice
-from ._goal_env import check_cell_fractions, goal_state, GoalEnv, sample_near_cell
+from ._goal_env import (
+    check_cell_fractions,
+    goal_state,
+    GoalEnv,
+    sample_near_cell,
+    sample_pair,
+    stitching_draw,
+)
 from ._layouts import get_layout, MazeLayout
 from ._near_walls import NearWalls
 from ._walls import quiet_brax_load, robot_system
@@ -47,6 +54,7 @@ class _LocomotionGoalEnv(GoalEnv):
         wall_geoms: Sequence[str] | None,
         contacts: str,
         cull_walls: bool,
+        distances: tuple[int, ...] | None = None,
     ):
         self.contacts = check_choice("contacts", contacts, CONTACTS)
         if isinstance(layout, str):
@@ -102,6 +110,8 @@ class _LocomotionGoalEnv(GoalEnv):
         if layout is not None:
             self._starts = jnp.asarray(layout.start_cells * self.cell_size, jnp.float32)
             self._goals = jnp.asarray(layout.goal_cells * self.cell_size, jnp.float32)
+        self.distances = None if distances is None else tuple(distances)
+        self._pairs = stitching_draw(layout, self.distances, self.cell_size)
 
     state_dim = property(lambda self: self._state_dim)
     goal_dim = property(lambda self: self._goal_dim)
@@ -152,11 +162,18 @@ class _LocomotionGoalEnv(GoalEnv):
         qd = self._velocity_noise(qd_key)
         # Move the robot (its free joint's x, y) to a start cell: its centre, as in
         # the release, unless `start_noise` spreads it.
-        if self.layout is not None:
-            spread = self.start_noise * self.cell_size
-            q = q.at[:2].add(sample_near_cell(start_key, self._starts, spread))
+        spread = self.start_noise * self.cell_size
+        if self._pairs is not None:
+            start, goal = sample_pair(
+                start_key, self._pairs, spread, self.goal_noise * self.cell_size
+            )
+            q = q.at[:2].add(start)
+            goal = self._complete_goal(goal)
+        else:
+            if self.layout is not None:
+                q = q.at[:2].add(sample_near_cell(start_key, self._starts, spread))
+            goal = self._goal(goal_key)
         pipeline_state = self._robot_env.pipeline_init(q, qd)
-        goal = self._goal(goal_key)
         return self._state(pipeline_state, goal, jnp.zeros(self.action_size), None)
 
     def motor_controls(self, action: jax.Array) -> jax.Array:
@@ -201,7 +218,10 @@ class AntGoalEnv(_LocomotionGoalEnv):
     `[-1, 1]` itself). The robot starts at the centre of a start cell (plus Brax's
     joint noise, `reset_noise_scale` 0.1, as the release) and the goal is the centre
     of a goal cell; `start_noise` and `goal_noise` (fractions of a cell, default 0)
-    spread them uniformly around the centres instead.
+    spread them uniformly around the centres instead. `distances` makes it a
+    stitching task, as the release's `AntMazeGeneralization`: each episode's start
+    and goal are a pair of cells that far apart along the maze's corridor (see
+    [`equicrl.envs.stitching_pairs`][]).
 
     Contacts, by default the release's (`contacts="release"`): in a maze, its
     `ant_maze.xml`, where the four feet touch the floor, each other, the torso and
@@ -240,6 +260,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
         contacts: str = "release",
         cull_walls: bool = True,
         backend: str = "spring",
+        distances: tuple[int, ...] | None = None,
     ):
         self.goal_radius = float(goal_radius)
         with quiet_brax_load():
@@ -263,6 +284,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
             wall_geoms=wall_geoms,
             contacts=contacts,
             cull_walls=cull_walls,
+            distances=distances,
         )
 
     def _contact_bits(self, contacts, layout):

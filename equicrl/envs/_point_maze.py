@@ -5,7 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 from brax.envs.base import State
 
-from ._goal_env import check_cell_fractions, GoalEnv, sample_near_cell
+from ._goal_env import (
+    check_cell_fractions,
+    GoalEnv,
+    sample_near_cell,
+    sample_pair,
+    stitching_draw,
+)
 from ._layouts import get_layout, MazeLayout
 
 
@@ -43,6 +49,11 @@ class PointMaze(GoalEnv):
         the long paths that hindsight relabelling needs (contrastive RL learns from
         what one episode reached, it cannot stitch episodes together). Evaluation
         variants keep one goal per episode, so time at goal means what it says.
+    - `distances`: a stitching task (the release's `gen` mazes): each episode's start
+        and goal are a pair of cells `distances[j]` apart along the maze's corridor
+        (see [`equicrl.envs.stitching_pairs`][]), instead of a start cell and a goal
+        cell drawn independently. Needs `new_goal_on_success=False`: one pair per
+        episode.
     """
 
     def __init__(
@@ -56,6 +67,7 @@ class PointMaze(GoalEnv):
         start_noise: float = 0.1,
         goal_noise: float = 0.25,
         new_goal_on_success: bool = False,
+        distances: tuple[int, ...] | None = None,
     ):
         self.layout = get_layout(layout) if isinstance(layout, str) else layout
         if not isinstance(self.layout, MazeLayout):
@@ -91,6 +103,13 @@ class PointMaze(GoalEnv):
             self.layout.start_cells * self.cell_size, jnp.float32
         )
         self._goals = jnp.asarray(self.layout.goal_cells * self.cell_size, jnp.float32)
+        if distances is not None and self.new_goal_on_success:
+            raise ValueError(
+                "a stitching task (`distances`) draws one (start, goal) pair per "
+                "episode: it needs `new_goal_on_success=False`"
+            )
+        self.distances = None if distances is None else tuple(distances)
+        self._pairs = stitching_draw(self.layout, self.distances, self.cell_size)
 
     # The goal-conditioned interface.
     state_dim = property(lambda self: 2)
@@ -102,10 +121,14 @@ class PointMaze(GoalEnv):
 
     def reset(self, rng: jax.Array) -> State:
         start_key, goal_key, next_goal_key = jax.random.split(rng, 3)
-        position = sample_near_cell(
-            start_key, self._starts, self.start_noise * self.cell_size
-        )
-        goal = self._draw_goal(goal_key)
+        start_spread = self.start_noise * self.cell_size
+        if self._pairs is None:
+            position = sample_near_cell(start_key, self._starts, start_spread)
+            goal = self._draw_goal(goal_key)
+        else:
+            position, goal = sample_pair(
+                start_key, self._pairs, start_spread, self.goal_noise * self.cell_size
+            )
         obs = jnp.concatenate([position, goal])
         dist, success = self._score(position, goal)
         zero = jnp.zeros(())

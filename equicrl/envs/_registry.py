@@ -1,3 +1,4 @@
+import re
 from collections.abc import Callable
 
 from brax.envs.base import Env
@@ -21,6 +22,39 @@ MAZES = {
     "big_maze": "big_maze_eval",
     "hardest_maze": None,
 }
+
+
+# The release's stitching mazes (`ant_maze_generalization`): ROBOT_LAYOUT_gen_DISTANCES,
+# e.g. `point_maze_u_maze_gen_1f2f3f` (distances 1, 2 and 3 along the corridor).
+STITCHING_LAYOUTS = ("u_maze", "u2_maze", "u3_maze", "u4_maze", "u5_maze")
+_STITCHING = re.compile(r"(point_maze|ant)_([a-z0-9_]+?_maze)_gen_((?:\d+f)+)")
+
+
+def parse_stitching(name: str) -> tuple[str, str, tuple[int, ...]] | None:
+    """`(robot, layout, distances)` of a stitching env's name, e.g.
+    `("ant", "u4_maze", (1, 2, 3))` for `ant_u4_maze_gen_1f2f3f`; `None` if `name`
+    is not one. Raises `ValueError` for a stitching name whose layout has no
+    corridor or whose distances are not on it."""
+    from ._layouts import get_layout, stitching_pairs
+
+    match = _STITCHING.fullmatch(name)
+    if match is None:
+        return None
+    robot, layout, config = match.groups()
+    if layout not in STITCHING_LAYOUTS:
+        raise ValueError(
+            f"{name!r}: stitching mazes are {', '.join(STITCHING_LAYOUTS)}, not "
+            f"{layout}"
+        )
+    distances = tuple(int(k) for k in config.split("f")[:-1])
+    stitching_pairs(get_layout(layout), distances)  # raises for a bad distance
+    return robot, layout, distances
+
+
+def is_env(name: str) -> bool:
+    """Whether [`equicrl.envs.make_env`][] builds `name`: a registered env or a
+    stitching maze (`ROBOT_LAYOUT_gen_DISTANCES`)."""
+    return name in _REGISTRY or parse_stitching(name) is not None
 
 
 def register_env(name: str, factory: Callable[..., GoalEnv]) -> None:
@@ -50,13 +84,27 @@ def make_env(name: str, **overrides) -> GoalEnv:
 
     A [`equicrl.envs.GoalEnv`][] (a Brax `Env`), unwrapped: see
     [`equicrl.envs.wrap_for_training`][] for episodes, auto-reset and batching.
+
+    Besides the registered names, the release's stitching mazes:
+    `ROBOT_LAYOUT_gen_DISTANCES` with `ROBOT` `point_maze` or `ant`, `LAYOUT` one of
+    `u_maze`, `u2_maze`, `u3_maze`, `u4_maze`, `u5_maze`, and `DISTANCES` such as
+    `1f2f3f`: each episode starts and ends on cells 1, 2 or 3 apart along the
+    corridor (see [`equicrl.envs.stitching_pairs`][]). `point_maze_u_maze_gen_6f`
+    evaluates on the corridor's whole length.
     """
+    stitching = parse_stitching(name)
+    if stitching is not None:
+        robot, layout, distances = stitching
+        if robot == "ant":
+            return AntGoalEnv(layout, **{"distances": distances, **overrides})
+        return PointMaze(layout, **{"distances": distances, **overrides})
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise KeyError(
             f"unknown environment {name!r}; known environments: "
-            f"{', '.join(list_envs())}"
+            f"{', '.join(list_envs())}; and the stitching mazes "
+            "ROBOT_LAYOUT_gen_DISTANCES, e.g. point_maze_u_maze_gen_1f2f3f"
         ) from None
     return factory(**overrides)
 
