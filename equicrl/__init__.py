@@ -33,6 +33,12 @@ from ._losses import (
     INFONCE_KINDS as INFONCE_KINDS,
     infonce_loss as infonce_loss,
 )
+from ._maps import (
+    goal_embeddings as goal_embeddings,
+    GoalEmbeddings as GoalEmbeddings,
+    q_value_map as q_value_map,
+    QValueMap as QValueMap,
+)
 from ._outputs import (
     draw_maze as draw_maze,
     plot_learning_curve as plot_learning_curve,

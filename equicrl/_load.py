@@ -63,16 +63,7 @@ class Run:
         from ._policy import Policy
 
         c = self.config
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"`seed` must be an int, got {seed!r}")
-        if not 0 <= seed < c.num_seeds:
-            raise ValueError(
-                f"`seed` {seed} is not a seed index of this run of {c.num_seeds} "
-                f"seed(s) (0 to {c.num_seeds - 1})"
-            )
-        actor = self.actor
-        if c.num_seeds > 1:
-            actor = take_seed(actor, seed)
+        actor, _ = self._seed_networks(seed)
         info = dict(
             env_name=c.env_name,
             run=str(self.path),
@@ -130,6 +121,37 @@ class Run:
                 f"env {self.config.env_name!r} {ours}: its actor cannot act there"
             )
         return env
+
+    def _seed_networks(self, seed: int):
+        c = self.config
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"`seed` must be an int, got {seed!r}")
+        if not 0 <= seed < c.num_seeds:
+            raise ValueError(
+                f"`seed` {seed} is not a seed index of this run of {c.num_seeds} "
+                f"seed(s) (0 to {c.num_seeds - 1})"
+            )
+        nets = (self.actor, self.critic)
+        return take_seed(nets, seed) if c.num_seeds > 1 else nets
+
+    def q_value_map(self, goal, *, seed: int = 0, per_cell: int = 12):
+        """[`equicrl.q_value_map`][] of seed index `seed`'s networks for `goal` (an
+        (x, y) position) over the run's maze, the rest of the state as after a reset
+        of the training env."""
+        from ._maps import q_value_map
+
+        actor, critic = self._seed_networks(seed)
+        key = jr.fold_in(jr.key(self.config.seed + seed), EVAL_ONLY_KEY)
+        return q_value_map(actor, critic, self.env, goal, key=key, per_cell=per_cell)
+
+    def goal_embeddings(self, goal, *, seed: int = 0, **kwargs):
+        """[`equicrl.goal_embeddings`][] of seed index `seed`'s networks around
+        `goal`."""
+        from ._maps import goal_embeddings
+
+        actor, critic = self._seed_networks(seed)
+        key = jr.fold_in(jr.key(self.config.seed + seed), EVAL_ONLY_KEY)
+        return goal_embeddings(actor, critic, self.env, goal, key=key, **kwargs)
 
     def evaluate_distances(
         self,
