@@ -19,7 +19,8 @@ def collect(parts: Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState
     env, sd = parts.train_env, parts.state_dim
     num_envs, steps = parts.config.num_envs, parts.config.unroll_length
     action_size = parts.env.action_size
-    actor = ts.crl.actor
+    # The collector experiment: another agent's actor collects.
+    actor = (ts.crl if ts.collector is None else ts.collector).actor
 
     def uniform(state, goal, key):
         return jr.uniform(key, (num_envs, action_size), minval=-1, maxval=1)
@@ -53,5 +54,6 @@ def collect(parts: Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState
         episode_id=episode_id,
         key=key,
         collections=ts.collections + 1,
+        collector=ts.collector,
     )
     return shard(ts, parts.mesh)

@@ -108,6 +108,13 @@ class CRLConfig:
     default because it distilled better in `benchmarks/distill.py` (a point maze, 3
     seeds: 110-116 % of the teacher's score with the seeds close, against 99-112 %
     with one seed at 56 % for `"kl"`; half the action error)."""
+    collector_depth: int | None = None
+    """The collector experiment: a second agent (actor and critic of this depth, the
+    run's widths) collects all the data, and learns from it by contrastive RL as
+    this run's own networks (the learner) do, on the same batches; the learner never
+    acts in training. Evaluations report the learner (`eval/...`) and the collector
+    (`eval/collector_...`). `None` (default): the run's actor collects its own
+    data."""
 
     def __post_init__(self):
         ints = (
@@ -161,7 +168,16 @@ class CRLConfig:
             raise TypeError(
                 f"`env_name` must be a non-empty string, got {self.env_name!r}"
             )
-        for name in ("actor_depth", "critic_depth"):
+        depths = ["actor_depth", "critic_depth"]
+        if self.collector_depth is not None:
+            check_positive_int("collector_depth", self.collector_depth)
+            depths.append("collector_depth")
+            if self.teacher is not None:
+                raise ValueError(
+                    "`collector_depth` and `teacher` cannot be combined: a "
+                    "distilled actor collects its own data"
+                )
+        for name in depths:
             depth = getattr(self, name)
             if depth % self.layers_per_block:
                 raise ValueError(

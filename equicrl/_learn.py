@@ -29,6 +29,10 @@ CHECKS = (
     "actor_params",
     "alpha_loss",
     "log_alpha",
+    "collector_critic_loss",
+    "collector_actor_loss",
+    "collector_alpha_loss",
+    "collector_params",
 )
 
 
@@ -82,11 +86,18 @@ def learn(
     if teacher is not None:
         return _distill(parts, ts, teacher)
     c, goal_indices = parts.config, jnp.asarray(parts.env.goal_indices)
+    step = dict(
+        optimiser=parts.optimisers,
+        infonce_kind=c.infonce_kind,
+        logsumexp_penalty=c.logsumexp_penalty,
+    )
 
-    crl_params, crl_static = eqx.partition(ts.crl, eqx.is_array)
+    # The learner and, in the collector experiment, the collector: both learn from
+    # every batch.
+    agents_params, agents_static = eqx.partition((ts.crl, ts.collector), eqx.is_array)
 
-    def body(crl_params, key):
-        crl = eqx.combine(crl_params, crl_static)
+    def body(agents_params, key):
+        crl, collector = eqx.combine(agents_params, agents_static)
         sample_key, step_key = jr.split(key)
         now, future, _ = ts.buffer.sample_relabelled(
             sample_key, c.batch_size, c.gamma, mesh=parts.mesh
@@ -96,26 +107,31 @@ def learn(
             action=now["action"],
             goal=future["state"][:, goal_indices],
         )
-        crl, metrics = crl_gradient_step(
-            crl,
-            batch,
-            step_key,
-            optimiser=parts.optimisers,
-            infonce_kind=c.infonce_kind,
-            logsumexp_penalty=c.logsumexp_penalty,
-        )
-        return eqx.filter(crl, eqx.is_array), (
-            metrics,
-            finite_checks(batch, crl, metrics),
-        )
+        crl, metrics = crl_gradient_step(crl, batch, step_key, **step)
+        finite = finite_checks(batch, crl, metrics)
+        if collector is not None:
+            collector, theirs = crl_gradient_step(
+                collector, batch, jr.fold_in(step_key, 1), **step
+            )
+            metrics = {**metrics, **{f"collector_{k}": v for k, v in theirs.items()}}
+            finite.update(
+                {
+                    f"collector_{k}": jnp.isfinite(theirs[k])
+                    for k in ("critic_loss", "actor_loss", "alpha_loss")
+                },
+                collector_params=_all_finite(collector),
+            )
+        return eqx.filter((crl, collector), eqx.is_array), (metrics, finite)
 
     key, learn_key = jr.split(ts.key)
-    crl_params, (metrics, finite) = jax.lax.scan(
-        body, crl_params, jr.split(learn_key, c.gradient_steps_per_collection)
+    agents_params, (metrics, finite) = jax.lax.scan(
+        body, agents_params, jr.split(learn_key, c.gradient_steps_per_collection)
     )
-    crl = eqx.combine(crl_params, crl_static)
+    crl, collector = eqx.combine(agents_params, agents_static)
     metrics = jax.tree.map(jnp.mean, metrics)
     ts = eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key))
+    if collector is not None:
+        ts = eqx.tree_at(lambda t: t.collector, ts, collector)
     return shard(ts, parts.mesh), metrics, first_nonfinite(finite)
 
 

@@ -3,6 +3,7 @@ of every position for one goal) and the embeddings near the goal, as the paper's
 U4-maze figure."""
 
 import dataclasses
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
@@ -33,17 +34,18 @@ class GoalEmbeddings:
     """phi(s, pi(s, g)) of states around a goal and psi(g), projected on their first
     two principal components (of the phi's; psi(g) projected on the same axes).
 
-    `points` is `(n, 2)`, `distance` the distance of each state's position from the
-    goal, `goal_point` psi(g)'s projection, `explained` the share of the phi's
-    variance the two axes hold."""
+    `points` is `(n, 2)`, `positions` the (x, y) of each state, `distance` its
+    distance from the goal, `goal_point` psi(g)'s projection, `explained` the share
+    of the phi's variance the two axes hold."""
 
     points: np.ndarray
+    positions: np.ndarray
     distance: np.ndarray
     goal_point: np.ndarray
     explained: float
 
 
-def _goal_vector(env, goal: ArrayLike) -> jnp.ndarray:
+def _goal_vector(env, goal) -> jnp.ndarray:
     goal = jnp.asarray(goal, jnp.float32)
     if goal.shape == (2,) and env.goal_dim > 2:
         goal = env._complete_goal(goal)  # the humanoid's torso height
@@ -77,7 +79,7 @@ def q_value_map(
     actor: GoalConditionedActor,
     critic: ContrastiveCritic,
     env,
-    goal: ArrayLike,
+    goal: ArrayLike | Sequence[float],
     *,
     key: PRNGKeyArray,
     per_cell: int = 12,
@@ -130,7 +132,7 @@ def goal_embeddings(
     actor: GoalConditionedActor,
     critic: ContrastiveCritic,
     env,
-    goal: ArrayLike,
+    goal: ArrayLike | Sequence[float],
     *,
     key: PRNGKeyArray,
     radius: float | None = None,
@@ -175,6 +177,7 @@ def goal_embeddings(
     axes = vt[:2].T
     return GoalEmbeddings(
         points=(phi - mean) @ axes,
+        positions=xy,
         distance=np.asarray(r),
         goal_point=(psi - mean) @ axes,
         explained=float((s[:2] ** 2).sum() / max((s**2).sum(), 1e-30)),

@@ -93,6 +93,12 @@ def progress_line(
             f"success {_value(r, 'eval/success', '.2f')}, "
             f"final dist {_value(r, 'eval/final_dist', '.2f')}"
         )
+        if "eval/collector_success" in r:
+            line += (
+                " | collector: time at goal "
+                f"{_value(r, 'eval/collector_time_at_goal', '.1f')}, success "
+                f"{_value(r, 'eval/collector_success', '.2f')}"
+            )
     return line
 
 
@@ -106,6 +112,10 @@ _NETWORK_CHECKS = {
     "actor_params": ("actor", "the actor's parameters are"),
     "alpha_loss": ("temperature", None),
     "log_alpha": ("temperature", "the temperature's log alpha is"),
+    "collector_critic_loss": ("collector's critic", None),
+    "collector_actor_loss": ("collector's actor", None),
+    "collector_alpha_loss": ("collector's temperature", None),
+    "collector_params": ("collector", "the collector's parameters are"),
 }
 _BATCH_CHECKS = {
     "batch_state": "states",
@@ -210,4 +220,9 @@ def describe(
         if c.teacher is not None
         else f"critic depth {c.critic_depth}, actor depth {c.actor_depth}"
     )
+    if c.collector_depth is not None:
+        nets += (
+            f", learning from the data of a collector of depth {c.collector_depth} "
+            "(its own actor and critic, learning from the same batches)"
+        )
     return f"equicrl: {c.env_name}, {c.num_envs} envs{seeds}, {nets}; {plan}{rounded}"

@@ -45,7 +45,7 @@ def shardings(ts, mesh: Mesh, *, seed_axis: bool = False) -> PyTree:
 
     b = ts.buffer
     # tree_at, not TrainState(...): the leaves are shardings, not arrays.
-    return eqx.tree_at(
+    layout = eqx.tree_at(
         lambda t: (
             t.crl,
             t.buffer.data,
@@ -70,6 +70,9 @@ def shardings(ts, mesh: Mesh, *, seed_axis: bool = False) -> PyTree:
             like(ts.collections),
         ),
     )
+    if ts.collector is not None:  # the collector experiment's agent: replicated
+        layout = eqx.tree_at(lambda t: t.collector, layout, like(ts.collector))
+    return layout
 
 
 def shard(ts, mesh: Mesh):

@@ -40,6 +40,9 @@ class TrainState(eqx.Module):
     """Collections made so far, prefill included: `collections *
     config.env_steps_per_collection` env steps (counted in Python, so that the count
     of env steps never overflows an int32)."""
+    collector: CRLState | None = None
+    """With `config.collector_depth`: the agent that collects the data (see
+    `CRLConfig.collector_depth`); `None` otherwise."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,9 +80,13 @@ def make_parts(config: CRLConfig, env_overrides: dict | None = None) -> Parts:
 
 
 def make_networks(
-    parts: Parts, key: PRNGKeyArray
+    parts: Parts, key: PRNGKeyArray, depth: int | None = None
 ) -> tuple[GoalConditionedActor, ContrastiveCritic]:
+    """The run's actor and critic; with `depth`, both at that depth (the
+    collector's)."""
     c, env = parts.config, parts.env
+    if depth is not None:
+        c = c.replace(actor_depth=depth, critic_depth=depth)
     actor_key, critic_key = jr.split(key)
     actor = GoalConditionedActor(
         env.state_dim,
@@ -136,8 +143,16 @@ def initial_state(parts: Parts, key: PRNGKeyArray) -> TrainState:
     if c.teacher is not None:
         # Distillation learns on the commanded goals.
         example["goal"] = env_state.obs[:, parts.state_dim :]
+    collector = None
+    if c.collector_depth is not None:
+        # Its own key: the learner's networks are those of a run without collector.
+        collector = init_crl_state(
+            *make_networks(parts, jr.fold_in(net_key, 1), c.collector_depth),
+            parts.optimisers,
+        )
     ts = TrainState(
         crl=init_crl_state(actor, critic, parts.optimisers),
+        collector=collector,
         buffer=TrajectoryBuffer.create(example, c.replay_rows, c.num_envs),
         env_state=env_state,
         episode_id=jnp.zeros(c.num_envs, jnp.int32),

@@ -98,9 +98,21 @@ def _evaluate(parts: Parts, ts: TrainState, eval_keys, epoch: int) -> list[dict]
     )
     if c.num_seeds == 1:
         key = jr.fold_in(eval_keys, epoch)
-        return [evaluate(ts.crl.actor, parts.eval_env, key=key, **kwargs)]
-    keys = jax.vmap(jr.fold_in, in_axes=(0, None))(eval_keys, epoch)
-    return evaluate_seeds(ts.crl.actor, parts.eval_env, keys=keys, **kwargs)
+
+        def run(actor):
+            return [evaluate(actor, parts.eval_env, key=key, **kwargs)]
+    else:
+        keys = jax.vmap(jr.fold_in, in_axes=(0, None))(eval_keys, epoch)
+
+        def run(actor):
+            return evaluate_seeds(actor, parts.eval_env, keys=keys, **kwargs)
+
+    results = run(ts.crl.actor)
+    if ts.collector is not None:
+        # The collector experiment: the collector too, on the same episodes.
+        for mine, theirs in zip(results, run(ts.collector.actor)):
+            mine.update({f"collector_{k}": v for k, v in theirs.items()})
+    return results
 
 
 def train(

@@ -5,7 +5,7 @@ from equicrl import envs
 
 
 def test_every_layout_is_walled_with_starts_and_goals():
-    assert len(envs.LAYOUTS) == 10
+    assert len(envs.LAYOUTS) == 12
     for layout in envs.LAYOUTS.values():
         walls = layout.walls
         assert (
