@@ -78,16 +78,23 @@ def plot_learning_curve(history: list[dict], path: str | Path) -> Path:
         (axes[0], "success", "eval success rate"),
         (axes[1], "time_at_goal", "eval time at goal (steps)"),
     ):
-        if evals:
-            mean = np.array([r[f"eval/{name}"] for r in evals])
-            err = np.array([r[f"eval/{name}_stderr"] for r in evals])
-            ax.plot(eval_steps, mean, marker="o", markersize=3)
+        # The collector experiment's collector, beside the run's own actor.
+        for prefix, who in (("", "learner"), ("collector_", "collector")):
+            if not evals or f"eval/{prefix}{name}" not in evals[-1]:
+                continue
+            mean = np.array([r[f"eval/{prefix}{name}"] for r in evals])
+            err = np.array([r[f"eval/{prefix}{name}_stderr"] for r in evals])
+            ax.plot(eval_steps, mean, marker="o", markersize=3, label=who)
             ax.fill_between(eval_steps, mean - err, mean + err, alpha=0.25)
+        if evals and f"eval/collector_{name}" in evals[-1]:
+            ax.legend(fontsize=8)
         ax.set_title(label, fontsize=10)
     axes[0].set_ylim(-0.02, 1.02)
     names = ("distill_loss",) if "distill_loss" in history[0] else (
         "critic_loss", "actor_loss"
     )  # fmt: skip
+    if "collector_critic_loss" in history[0]:
+        names += ("collector_critic_loss", "collector_actor_loss")
     for name in names:
         # Markers: a history of one epoch still shows its point.
         axes[2].plot(steps, [r[name] for r in history], label=name, marker=".")
