@@ -15,46 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ._checks import check_positive_int
+from ._cli_options import _Plan, TrainOptions
 from ._config import CRLConfig
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainOptions:
-    """A training run: the config (every field a flag) and what to do around it."""
-
-    config: CRLConfig
-    preset: str = ""
-    """Named starting config; the other flags change fields of it."""
-    run_dir: Path | None = None
-    """Where outputs go (default: runs/ENV_NAME-seedSEED-DATE-TIME). A directory that
-    holds a run is refused unless --resume or --overwrite."""
-    resume: Path | None = None
-    """Continue the run in this directory from its checkpoint, with its saved config.
-    Config flags are refused, except --total-env-steps (to extend a finished run)."""
-    overwrite: bool = False
-    """Replace the run in --run-dir, if there is one (its files are deleted)."""
-    eval_only: Path | None = None
-    """Evaluate the trained policy of this run directory and draw it, into a new
-    subfolder eval-DATE-TIME; nothing else in the run is touched."""
-    eval_every: int = 10
-    """Evaluate every this many epochs (and after the last)."""
-    checkpoint_every: int = 10
-    """Save a checkpoint every this many epochs (and after the last)."""
-    keep_checkpoints: int = 1
-    """Keep this many newest checkpoints (older ones as checkpoint-epochN.eqx)."""
-    light_checkpoints: bool = False
-    """Leave the replay buffer out of checkpoints: far smaller, but a run resumed from
-    one refills its buffer as the prefill fills it and is not bit-exact."""
-    progress_bar: bool = True
-    """Show a progress bar when stdout is a terminal (rich, installed with tyro)."""
-    tensorboard: bool = False
-    """Also log metrics for TensorBoard to RUN_DIR/tensorboard (needs tensorboardX)."""
-    wandb_project: str | None = None
-    """Also log metrics to this Weights & Biases project (needs wandb)."""
-    distributed: bool = False
-    """Multi-host: call `jax.distributed.initialize()` first (one process per host;
-    under SLURM it reads the job's layout itself). Then `num_devices` counts every
-    host's devices."""
 
 
 _DEFAULTS = TrainOptions(config=CRLConfig())
@@ -76,14 +38,6 @@ _INHERITED = (
     "light_checkpoints",
     "tensorboard",
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plan:
-    config: CRLConfig
-    run_dir: Path
-    resume: bool
-    options: TrainOptions
 
 
 def train_cli(
@@ -219,6 +173,25 @@ def _one_line_tyro_errors():
                 # A config value that its checks refuse: the check's message says all.
                 message = message.removeprefix("Error parsing config: ")
                 raise UsageError(message) from None
+            found = next(
+                (
+                    i
+                    for i, r in enumerate(rows)
+                    if r.startswith("Unrecognized options:")
+                ),
+                None,
+            )
+            if found is not None:
+                # "Unrecognized options: --num-env, 32", and tyro's guesses (not its
+                # rules, which are dashes where the terminal has no box characters).
+                guesses = [
+                    r for r in rows[found:] if r.startswith("--") and set(r) != {"-"}
+                ]
+                raise UsageError(
+                    rows[found]
+                    + (f"; perhaps you meant {', '.join(guesses)}" if guesses else "")
+                    + "; see --help"
+                ) from None
         sys.stderr.write(text)
         raise
     sys.stderr.write(err.getvalue())

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ._cli import _Plan, TrainOptions
+from ._cli_options import _Plan, TrainOptions
 from ._config import CRLConfig
 
 

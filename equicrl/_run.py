@@ -182,7 +182,8 @@ def prefill_source(c: CRLConfig, refill: bool = False) -> str:
     """What acts in the prefill, in words."""
     if c.prefill == "uniform":
         return "of uniform random actions"
-    return "of the resumed actor" if refill else "of the untrained actor"
+    who = "actor" if c.collector_depth is None else "collector"
+    return f"of the resumed {who}" if refill else f"of the untrained {who}"
 
 
 def describe(

@@ -353,6 +353,7 @@ def _loop(
     # Steady throughput is measured from the end of this process's first epoch, which
     # includes compilation.
     clock, epoch_at_clock, first = time.perf_counter(), start_epoch, True
+    evaluated = False
     last_eval = next((r for r in reversed(history) if "eval/success" in r), None)
     for i in range(start_epoch, epochs):
         ts, metrics, first_nonfinite = programs.learn(
@@ -374,8 +375,14 @@ def _loop(
             files.checkpoint if saved else None,
         )
         if (i + 1) % eval_every == 0 or i + 1 == epochs:
+            started = time.perf_counter()
             for seed, result in zip(seeds, _evaluate(parts, ts, eval_keys, i + 1)):
                 seed.update({f"eval/{k}": v for k, v in result.items()})
+            if not evaluated and not first:
+                # The first evaluation compiles its rollout: leave that out of the
+                # steady throughput and the ETA, as the first epoch is.
+                clock += time.perf_counter() - started
+            evaluated = True
         record = combine(seeds, dict(epoch=i + 1, env_steps=steps, sps=sps))
         history.append(record)
         last_eval = record if "eval/success" in record else last_eval

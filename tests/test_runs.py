@@ -56,6 +56,12 @@ BAD_FLAGS = [
     (["--eval-envs", "1"], "`eval_envs` (1) must be at least 2"),
     (["--preset", "nope"], "unknown --preset 'nope'"),
     (["--eval-every", "0"], "`--eval-every` must be a positive integer"),
+    (
+        ["--num-env", "32"],
+        "Unrecognized options: --num-env, 32; perhaps you meant --num-envs",
+    ),
+    (["--env-name", "point_maze_u_maze_gen_9f"], "distances run from 1 to 6"),
+    (["--collector-depth", "6"], "`collector_depth` (6) must be a multiple"),
 ]
 
 
