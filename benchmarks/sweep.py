@@ -511,7 +511,7 @@ def plot(results: dict, path: Path) -> None:
                 label=label(p["point"]),
             )
         ax.axvspan(min(trained) - 0.5, max(trained) + 0.5, color="#dddddd", zorder=0)
-        ax.set_xlabel("start-goal distance (cells along the corridor; grey: trained)")
+        ax.set_xlabel("start-goal distance along the corridor (grey: trained)")
         ax.set_ylabel("success rate (final checkpoint)")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
