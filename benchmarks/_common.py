@@ -17,22 +17,23 @@ RESULTS = Path(__file__).parent / "results"
 LAST = 5  # evaluations averaged into a score, as in the paper
 
 
-def score(history: list[dict], seed: int | None) -> dict:
+def score(history: list[dict], seed: int | None, prefix: str = "") -> dict:
     """One seed's score, the paper's (the mean of its last 5 evaluations), and its
     evaluation curve; `seed` is the seed index in a run of several, `None` for a run
-    of one."""
+    of one. `prefix` scores other evaluations of the run (`"collector_"`: the
+    collector experiment's collector)."""
     evals = [r for r in history if "eval/success" in r]
     if len(evals) < LAST:
         raise ValueError(f"a score needs {LAST} evaluations, the run made {len(evals)}")
     own = [r["seeds"][seed] if seed is not None else r for r in evals]
     out = {
-        name: sum(r[f"eval/{name}"] for r in own[-LAST:]) / LAST
+        name: sum(r[f"eval/{prefix}{name}"] for r in own[-LAST:]) / LAST
         for name in ("time_at_goal", "success")
     }
     out["curve"] = {
         "env_steps": [r["env_steps"] for r in evals],
-        "time_at_goal": [r["eval/time_at_goal"] for r in own],
-        "success": [r["eval/success"] for r in own],
+        "time_at_goal": [r[f"eval/{prefix}time_at_goal"] for r in own],
+        "success": [r[f"eval/{prefix}success"] for r in own],
     }
     return out
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import LAST, machine, RESULTS, summarise  # noqa: E402
+from _common import LAST, machine, RESULTS, score, summarise  # noqa: E402
 from sweep import PRESETS  # noqa: E402
 
 
@@ -36,14 +36,9 @@ def parse(args=None):
 
 
 def scores(history: list[dict], prefix: str, seeds: int) -> list[dict]:
-    evals = [r for r in history if "eval/success" in r][-LAST:]
-    if len(evals) < LAST:
-        raise SystemExit(f"a score needs {LAST} evaluations, the run made {len(evals)}")
+    """Each seed's score (without its curve) of the evaluations called `prefix`."""
     return [
-        {
-            name: sum(r["seeds"][i][f"eval/{prefix}{name}"] for r in evals) / LAST
-            for name in ("time_at_goal", "success")
-        }
+        {k: v for k, v in score(history, i, prefix).items() if k != "curve"}
         for i in range(seeds)
     ]
 

@@ -75,6 +75,14 @@ def _energies(actor, critic, states, goal):
     return jax.lax.map(one, states, batch_size=256)
 
 
+@eqx.filter_jit
+def _embeddings(actor, critic, states, goal):
+    actions = jax.vmap(actor.deterministic_action, in_axes=(0, None))(states, goal)
+    return jax.vmap(critic.encode_state_action)(states, actions), critic.encode_goal(
+        goal
+    )
+
+
 def q_value_map(
     actor: GoalConditionedActor,
     critic: ContrastiveCritic,
@@ -163,15 +171,9 @@ def goal_embeddings(
     xy, r = xy[:num_points], r[:num_points]
     states = jnp.tile(start, (len(xy), 1)).at[:, _position_indices(env)].set(xy)
 
-    @eqx.filter_jit
-    def encode(actor, critic, states, goal):
-        actions = jax.vmap(actor.deterministic_action, in_axes=(0, None))(states, goal)
-        return (
-            jax.vmap(critic.encode_state_action)(states, actions),
-            critic.encode_goal(goal),
-        )
-
-    phi, psi = (np.asarray(x, np.float64) for x in encode(actor, critic, states, goal))
+    phi, psi = (
+        np.asarray(x, np.float64) for x in _embeddings(actor, critic, states, goal)
+    )
     mean = phi.mean(0)
     _, s, vt = np.linalg.svd(phi - mean, full_matrices=False)
     axes = vt[:2].T
