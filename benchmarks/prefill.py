@@ -68,8 +68,8 @@ def measure_buffer(env_name: str, prefill: str, num_envs: int) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from equicrl._state import make_parts, seed_keys
-    from equicrl._train import _programs
+    from equicrl.runs._train import _programs
+    from equicrl.training._state import make_parts, seed_keys
 
     c = buffer_config(env_name, prefill, num_envs)
     start = time.perf_counter()

@@ -218,7 +218,7 @@ def parameter_counts(config: equicrl.CRLConfig) -> dict:
     import jax
     import jax.random as jr
 
-    from equicrl._state import make_networks, make_parts
+    from equicrl.training._state import make_networks, make_parts
 
     parts = make_parts(config.replace(num_seeds=1, num_devices=1))
     actor, critic = eqx.filter_eval_shape(make_networks, parts, jr.key(0))
@@ -367,7 +367,7 @@ def main(args=None) -> dict:
         "machine": machine(),
         "points": [],
     }
-    from equicrl._rundir import num_epochs
+    from equicrl.runs._rundir import num_epochs
 
     evals = -(-num_epochs(base) // results["eval_every"])
     if evals < LAST:

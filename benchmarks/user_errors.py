@@ -27,7 +27,7 @@ def _fake_run(path: Path, config, *, program: str = "point_maze.py") -> Path:
     """A run directory as a run leaves it (its checkpoint's arrays a stand-in: every
     check here reads only the checkpoint's header)."""
     from equicrl._checkpoint import save_checkpoint
-    from equicrl._rundir import config_dict
+    from equicrl.runs._rundir import config_dict
 
     path.mkdir(parents=True)
     meta = {"config": config_dict(config), "program": program, "cli": {}}

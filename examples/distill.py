@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 import equicrl
-from equicrl._distill import student_config
-from equicrl._rundir import config_from_dict
+from equicrl.runs._rundir import config_from_dict
+from equicrl.runs._teacher import student_config
 
 
 def _value(argv: list[str], flag: str) -> str | None:

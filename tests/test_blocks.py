@@ -152,7 +152,7 @@ def _autodiff_norm_swish(y, scale, bias):
 
 
 def _fused_norm_swish(y, scale, bias):
-    from equicrl._blocks import _layer_norm_swish
+    from equicrl.nn._blocks import _layer_norm_swish
 
     return _layer_norm_swish(y, scale, bias, 1e-6)
 
@@ -184,7 +184,7 @@ def test_fused_layer_norm_swish_matches_autodiff(y, params):
 
 
 def test_other_activations_and_no_norm_take_the_plain_path():
-    from equicrl._blocks import norm_and_activate
+    from equicrl.nn._blocks import norm_and_activate
 
     norm = eqx.nn.LayerNorm(4, eps=1e-6)
     y = jnp.arange(4.0)

@@ -10,7 +10,7 @@ from helpers import seeds
 from hypothesis import given
 
 import equicrl
-from equicrl._buffer import truncated_geometric
+from equicrl.training._buffer import truncated_geometric
 
 
 CAPACITY, NUM_ENVS = 64, 3

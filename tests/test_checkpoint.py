@@ -330,7 +330,7 @@ def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path, seed_one):
     swapped = bytearray(data)
     swapped[len(header) + 1 :] = payload[::-1]
     checkpoint.write_bytes(bytes(swapped))
-    from equicrl._state import make_parts, read_state
+    from equicrl.training._state import make_parts, read_state
 
     with pytest.raises(ValueError, match="corrupt or does not match"):
         read_state(checkpoint, make_parts(one))
@@ -347,9 +347,9 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     # is NaN from its first gradient step.
     shutil.copytree(seed_one[2], tmp_path, dirs_exist_ok=True)
     good = (tmp_path / "checkpoint.eqx").read_bytes()
-    infonce = equicrl._update.infonce_loss
+    infonce = equicrl.nn._update.infonce_loss
     monkeypatch.setattr(
-        equicrl._update,
+        equicrl.nn._update,
         "infonce_loss",
         lambda logits, **kw: infonce(logits, **kw) * float("nan"),
     )
@@ -391,9 +391,9 @@ def test_a_resumed_run_keeps_its_options(tmp_path, monkeypatch, seed_one):
             log=lambda _: None,
         )
     # Extended by two epochs, given none of its options: it keeps them all.
-    make_parts, built = equicrl._train.make_parts, []
+    make_parts, built = equicrl.runs._train.make_parts, []
     monkeypatch.setattr(
-        equicrl._train,
+        equicrl.runs._train,
         "make_parts",
         lambda config, env_overrides: (
             built.append(env_overrides) or make_parts(config, env_overrides)
@@ -489,7 +489,7 @@ def test_kill_and_resume_of_a_multi_seed_run_equals_uninterrupted(
 
 
 def test_a_non_finite_loss_names_its_seed():
-    from equicrl._run import check_finite
+    from equicrl.runs._run import check_finite
 
     first = {"critic_loss": jnp.array([-1, 3]), "actor_loss": jnp.array([-1, -1])}
     record = {

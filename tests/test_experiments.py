@@ -77,7 +77,7 @@ def test_bad_stitching_names_and_arguments_say_what_is_wrong():
         envs.make_env("ant_big_maze_gen_1f")
     with pytest.raises(ValueError, match="new_goal_on_success"):
         envs.PointMaze("u_maze", distances=(1,), new_goal_on_success=True)
-    from equicrl._preflight import check_run
+    from equicrl.runs._preflight import check_run
 
     with pytest.raises(ValueError, match="stitching mazes ROBOT_LAYOUT_gen"):
         check_run(tiny_config(2).replace(env_name="point_maze_u_maze_gen"), None)
@@ -144,9 +144,14 @@ def test_goal_embeddings_are_the_two_principal_axes(nets):
 
 @pytest.mark.slow
 def test_the_collector_collects_and_the_learner_learns_as_without_it():
-    from equicrl._collect import collect
-    from equicrl._learn import learn
-    from equicrl._state import initial_state, make_networks, make_parts, split_seed_key
+    from equicrl.training._collect import collect
+    from equicrl.training._learn import learn
+    from equicrl.training._state import (
+        initial_state,
+        make_networks,
+        make_parts,
+        split_seed_key,
+    )
 
     config = tiny_config(2)
     parts, cparts = make_parts(config), make_parts(config.replace(collector_depth=8))

@@ -17,7 +17,7 @@ from helpers import digest, run_cli, tiny_config
 import equicrl
 from equicrl import envs
 from equicrl._checkpoint import save_checkpoint
-from equicrl._rundir import config_dict
+from equicrl.runs._rundir import config_dict
 
 
 TINY = tiny_config(epochs=8)  # prefill, then 8 epochs
@@ -125,7 +125,7 @@ def test_bad_run_directories_are_one_line_and_status_2(tmp_path, capsys):
 
 
 def test_resume_never_loses_the_records_of_a_run_with_no_checkpoint(tmp_path, capsys):
-    from equicrl._rundir import check_run_dir, RunDir
+    from equicrl.runs._rundir import check_run_dir, RunDir
 
     # As `train(TINY, run_dir=run)` leaves a run: all 8 epochs, no checkpoint.
     run = _fake_run(tmp_path / "run", epoch=8, checkpoint_every=None)
@@ -159,8 +159,8 @@ def test_resume_never_loses_the_records_of_a_run_with_no_checkpoint(tmp_path, ca
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
-    from equicrl._cli import TrainOptions
-    from equicrl._cli_run import _progress
+    from equicrl.cli._main import TrainOptions
+    from equicrl.cli._run import _progress
 
     options = TrainOptions(config=TINY)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
@@ -180,7 +180,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
 
 
 def test_env_steps_are_counted_past_int32():
-    from equicrl._state import env_steps
+    from equicrl.training._state import env_steps
 
     # Collections are counted in the state (an int32), env steps in Python.
     collections = jnp.array([2**31 - 1, 2**31 - 1], jnp.int32)  # two seeds
@@ -199,8 +199,8 @@ def test_an_evaluation_of_one_episode_has_no_standard_error():
 
 
 def test_the_runs_header_says_what_runs():
-    from equicrl._run import describe
-    from equicrl._rundir import num_epochs
+    from equicrl.runs._run import describe
+    from equicrl.runs._rundir import num_epochs
 
     one = tiny_config(1)
     line = describe(one, num_epochs(one))

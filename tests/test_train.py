@@ -128,8 +128,8 @@ def test_the_prefill_samples_the_untrained_actor():
     # width, 256, whose initial standard deviations are about 0.1.)
     from helpers import tiny_config
 
-    from equicrl._state import make_parts, seed_keys
-    from equicrl._train import _programs, prefill
+    from equicrl.runs._train import _programs, prefill
+    from equicrl.training._state import make_parts, seed_keys
 
     # train()'s own prefill, without compiling the epochs.
     c = tiny_config(1).replace(actor_width=256)

@@ -180,8 +180,8 @@ def test_a_non_finite_goal_or_state_gives_a_non_finite_critic_loss():
 
 
 def test_divergence_report_names_the_critic_of_a_poisoned_batch():
-    from equicrl._learn import finite_checks, first_nonfinite
-    from equicrl._run import check_finite
+    from equicrl.runs._run import check_finite
+    from equicrl.training._learn import finite_checks, first_nonfinite
 
     actor, critic, batch = _setup()
     optimiser = ADAM

@@ -13,13 +13,13 @@ import optax
 from jax.sharding import Mesh
 from jaxtyping import Array, Int, Key, PRNGKeyArray, PyTree
 
-from ._actor import GoalConditionedActor
+from .._checkpoint import load_checkpoint, read_header
+from ..nn._actor import GoalConditionedActor
+from ..nn._critic import ContrastiveCritic
+from ..nn._update import CRLState, init_crl_state
 from ._buffer import TrajectoryBuffer
-from ._checkpoint import load_checkpoint, read_header
 from ._config import CRLConfig
-from ._critic import ContrastiveCritic
 from ._sharding import make_mesh, shard
-from ._update import CRLState, init_crl_state
 
 
 class TrainState(eqx.Module):
@@ -64,7 +64,7 @@ class Parts:
 def make_parts(config: CRLConfig, env_overrides: dict | None = None) -> Parts:
     """The envs (training, wrapped; evaluation: the `_eval` variant if registered),
     the three Adam optimisers and the mesh of a run with `config`."""
-    from .envs import list_envs, make_env, wrap_for_training
+    from ..envs import list_envs, make_env, wrap_for_training
 
     env_overrides = env_overrides or {}
     env = make_env(config.env_name, **env_overrides)

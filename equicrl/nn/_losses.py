@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import check_choice, check_non_negative_float
+from .._checks import check_choice, check_non_negative_float
 
 
 InfoNCEKind = Literal["forward", "backward", "symmetric"]

@@ -8,6 +8,13 @@ import jax.random as jr
 import jax.tree_util as jtu
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._checks import (
+    check_array,
+    check_callable,
+    check_choice,
+    check_positive_int,
+    check_remat,
+)
 from ._blocks import (
     apply_dense,
     dense,
@@ -15,13 +22,6 @@ from ._blocks import (
     MATMUL_DTYPES,
     norm_and_activate,
     ResidualBlock,
-)
-from ._checks import (
-    check_array,
-    check_callable,
-    check_choice,
-    check_positive_int,
-    check_remat,
 )
 
 

@@ -9,8 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ._cli_options import _Plan, TrainOptions
-from ._config import CRLConfig
+from ..training._config import CRLConfig
+from ._options import _Plan, TrainOptions
 
 
 def _say(*args, **kwargs) -> None:
@@ -42,7 +42,7 @@ def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
     nothing in it is written."""
     import jax
 
-    from ._train import train
+    from ..runs._train import train
 
     config, run_dir, options = plan.config, plan.run_dir, plan.options
     main_process = jax.process_index() == 0
@@ -93,8 +93,8 @@ def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
 
 
 def _interrupted(program: str, run_dir: Path) -> None:
-    from ._checkpoint import read_header
-    from ._rundir import CHECKPOINT
+    from .._checkpoint import read_header
+    from ..runs._rundir import CHECKPOINT
 
     checkpoint = run_dir / CHECKPOINT
     try:
@@ -149,7 +149,7 @@ def _progress(
 ):
     """`(log, bar)`: progress lines printed, and a bar if asked for and stdout is a
     terminal (`bar` is then also the logger that moves it)."""
-    from ._rundir import num_epochs
+    from ..runs._rundir import num_epochs
 
     def log(line: str) -> None:
         if main_process:
@@ -169,9 +169,9 @@ def evaluate_run(run):
     `eval.json` and the pictures of the final policy."""
     import jax.random as jr
 
-    from ._load import EVAL_ONLY_KEY
-    from ._outputs import write_run_outputs
-    from ._state import seed_keys, seed_state, split_seed_key
+    from ..runs._load import EVAL_ONLY_KEY
+    from ..runs._outputs import write_run_outputs
+    from ..training._state import seed_keys, seed_state, split_seed_key
 
     c = run.config
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -217,7 +217,7 @@ def _make_loggers(
     options: TrainOptions, config: CRLConfig, run_dir: Path, main_process: bool
 ) -> list:
     """The optional loggers the flags ask for, on the main process only."""
-    from ._loggers import TensorBoardLogger, WandbLogger
+    from ..runs._loggers import TensorBoardLogger, WandbLogger
 
     loggers = []
     if options.tensorboard and main_process:

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float
 
+from .._checkpoint import load_checkpoint, read_header, save_checkpoint
 from ._actor import GoalConditionedActor
-from ._checkpoint import load_checkpoint, read_header, save_checkpoint
 
 
 # What a policy file's header says it holds (a checkpoint's says nothing).

@@ -8,10 +8,9 @@ from pathlib import Path
 import jax
 import jax.random as jr
 
-from ._config import CRLConfig
-from ._evaluate import evaluate, evaluate_seeds
-from ._rundir import CHECKPOINT, config_from_dict, latest_options, read_metrics
-from ._state import (
+from ..training._config import CRLConfig
+from ..training._evaluate import evaluate, evaluate_seeds
+from ..training._state import (
     env_steps,
     make_parts,
     read_state,
@@ -20,6 +19,7 @@ from ._state import (
     take_seed,
     TrainState,
 )
+from ._rundir import CHECKPOINT, config_from_dict, latest_options, read_metrics
 
 
 # The evaluation key `load_run(...).evaluate()` folds in by default: no epoch of
@@ -60,7 +60,7 @@ class Run:
         """The trained actor (of seed index `seed`, for a run of several seeds) as a
         deterministic [`equicrl.Policy`][] to deploy: `policy(state, goal) -> action`,
         jitted; `policy.save(path)` writes it alone to a small file."""
-        from ._policy import Policy
+        from ..nn._policy import Policy
 
         c = self.config
         actor, _ = self._seed_networks(seed)
@@ -108,7 +108,7 @@ class Run:
         return evaluate_seeds(self.actor, env, keys=keys, **kwargs)
 
     def _other_env(self, env_name: str):
-        from .envs import make_env
+        from ..envs import make_env
 
         env = make_env(
             env_name, **(latest_options(self.meta).get("env_overrides") or {})
@@ -138,7 +138,7 @@ class Run:
         """[`equicrl.q_value_map`][] of seed index `seed`'s networks for `goal` (an
         (x, y) position) over the run's maze, the rest of the state as after a reset
         of the training env."""
-        from ._maps import q_value_map
+        from ..training._maps import q_value_map
 
         actor, critic = self._seed_networks(seed)
         key = jr.fold_in(jr.key(self.config.seed + seed), EVAL_ONLY_KEY)
@@ -147,7 +147,7 @@ class Run:
     def goal_embeddings(self, goal, *, seed: int = 0, **kwargs):
         """[`equicrl.goal_embeddings`][] of seed index `seed`'s networks around
         `goal`."""
-        from ._maps import goal_embeddings
+        from ..training._maps import goal_embeddings
 
         actor, critic = self._seed_networks(seed)
         key = jr.fold_in(jr.key(self.config.seed + seed), EVAL_ONLY_KEY)
@@ -169,8 +169,8 @@ class Run:
 
         `{K: [one dict per seed]}`, in the order of `distances`.
         """
-        from .envs import get_layout
-        from .envs._registry import parse_stitching
+        from ..envs import get_layout
+        from ..envs._registry import parse_stitching
 
         parsed = parse_stitching(self.config.env_name)
         if parsed is None:

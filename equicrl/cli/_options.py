@@ -1,10 +1,10 @@
 """What a command line asks for: the options of a training run, and the plan the
-command line makes of them (read by `_cli`, carried out by `_cli_run`)."""
+command line makes of them (read by `_main`, carried out by `_run`)."""
 
 import dataclasses
 from pathlib import Path
 
-from ._config import CRLConfig
+from ..training._config import CRLConfig
 
 
 @dataclasses.dataclass(frozen=True)

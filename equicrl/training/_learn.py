@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Bool, Int, PyTree
 
-from ._distill import distill_gradient_step
+from ..nn._distill import distill_gradient_step
+from ..nn._update import crl_gradient_step, CRLState, Transitions
 from ._sharding import shard
 from ._state import Parts, TrainState
-from ._update import crl_gradient_step, CRLState, Transitions
 
 
 # What `finite_checks` looks at in a gradient step, upstream first: the batch, then

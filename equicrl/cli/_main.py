@@ -14,9 +14,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ._checks import check_positive_int
-from ._cli_options import _Plan, TrainOptions
-from ._config import CRLConfig
+from .._checks import check_positive_int
+from ..training._config import CRLConfig
+from ._options import _Plan, TrainOptions
 
 
 _DEFAULTS = TrainOptions(config=CRLConfig())
@@ -76,16 +76,16 @@ def train_cli(
     if options.eval_only is not None:
         with _user_errors(program):
             _refuse_run_flags(options, preset_config)
-            from ._load import load_run
+            from ..runs._load import load_run
 
             run = load_run(options.eval_only)
-        from ._cli_run import evaluate_run
+        from ._run import evaluate_run
 
         return evaluate_run(run)
     with _user_errors(program):
         plan = _plan(options, preset_config, program)
         # Also run by train(); here so that its errors are one line.
-        from ._preflight import check_run
+        from ..runs._preflight import check_run
 
         check_positive_int("--eval-every", plan.options.eval_every)
         check_positive_int("--checkpoint-every", plan.options.checkpoint_every)
@@ -93,8 +93,8 @@ def train_cli(
         header = check_run(
             plan.config, plan.run_dir, resume=plan.resume, overwrite=options.overwrite
         )
-    from ._cli_run import run_training
-    from ._rundir import num_epochs
+    from ..runs._rundir import num_epochs
+    from ._run import run_training
 
     finished = header is not None and header["epoch"] >= num_epochs(plan.config)
     return run_training(plan, program, argv, finished=finished)
@@ -223,7 +223,7 @@ def _plan(options: TrainOptions, preset_config: CRLConfig, program: str) -> _Pla
     """The run's config and directory: the saved ones under `--resume` (with
     `--total-env-steps`, extended), else the flags' config and `--run-dir` (or a new
     directory named after the env, seeds and time)."""
-    from ._rundir import config_from_dict, EXTENSIBLE
+    from ..runs._rundir import config_from_dict, EXTENSIBLE
 
     if options.resume is None:
         config = options.config

@@ -11,7 +11,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, Key, PRNGKeyArray
 
-from ._actor import GoalConditionedActor
+from ..nn._actor import GoalConditionedActor
 from ._sharding import DATA_AXIS
 
 

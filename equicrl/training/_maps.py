@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
-from ._actor import GoalConditionedActor
-from ._critic import ContrastiveCritic
+from ..nn._actor import GoalConditionedActor
+from ..nn._critic import ContrastiveCritic
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,11 +14,23 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 
-from ._checks import check_positive_int
-from ._collect import collect
-from ._config import CRLConfig
-from ._evaluate import evaluate, evaluate_seeds
-from ._learn import learn
+from .._checks import check_positive_int
+from ..training._collect import collect
+from ..training._config import CRLConfig
+from ..training._evaluate import evaluate, evaluate_seeds
+from ..training._learn import learn
+from ..training._sharding import place
+from ..training._state import (
+    env_steps,
+    make_parts,
+    Parts,
+    read_state,
+    seed_keys,
+    seed_state,
+    seeds_initial_state,
+    split_seed_key,
+    TrainState,
+)
 from ._outputs import write_run_outputs
 from ._preflight import check_run
 from ._run import (
@@ -37,18 +49,6 @@ from ._rundir import (
     read_metrics,
     run_options,
     RunDir,
-)
-from ._sharding import place
-from ._state import (
-    env_steps,
-    make_parts,
-    Parts,
-    read_state,
-    seed_keys,
-    seed_state,
-    seeds_initial_state,
-    split_seed_key,
-    TrainState,
 )
 
 
@@ -247,7 +247,7 @@ def train(
         return ts, read_metrics(Path(run_dir), up_to=start_epoch)
     files, history = None, []
     if c.teacher is not None:
-        from ._distill import teacher_record
+        from ._teacher import teacher_record
 
         record = {**(record or {}), "teacher": teacher_record(c)}
     if run_dir is not None:
@@ -298,7 +298,7 @@ def _start(c: CRLConfig, files, header, env_overrides, log):
     parts = make_parts(c, env_overrides)
     teacher = None
     if c.teacher is not None:
-        from ._distill import load_teacher
+        from ._teacher import load_teacher
 
         teacher = load_teacher(c)
     programs = _programs(parts, teacher)

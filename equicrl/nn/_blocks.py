@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._checks import check_array, check_callable, check_choice, check_positive_int
+from .._checks import check_array, check_callable, check_choice, check_positive_int
 
 
 LAYER_NORM_EPS = 1e-6

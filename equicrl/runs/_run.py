@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ._config import CRLConfig
+from ..training._config import CRLConfig
 from ._rundir import prefill_steps, steps_at_epoch
 
 
@@ -130,7 +130,7 @@ def check_finite(first_nonfinite, record: dict, epoch: int, c, checkpoint) -> No
     network where the divergence started (the first failed check in `CHECKS`'s
     order), what was not finite there, and any non-finite data in that step's batch.
     """
-    from ._learn import CHECKS
+    from ..training._learn import CHECKS
 
     steps = {k: seed_records({k: v}, c.num_seeds) for k, v in first_nonfinite.items()}
     failed = sorted(

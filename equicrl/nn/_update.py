@@ -6,8 +6,8 @@ import jax.tree_util as jtu
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from .._checks import check_choice, check_non_negative_float
 from ._actor import GoalConditionedActor
-from ._checks import check_choice, check_non_negative_float
 from ._critic import ContrastiveCritic
 from ._energy import energy, energy_matrix
 from ._losses import actor_loss, alpha_loss, INFONCE_KINDS, infonce_loss, InfoNCEKind

@@ -18,7 +18,7 @@ import jax.random as jr
 from jax.sharding import Mesh, PartitionSpec as P
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
-from ._checks import check_positive_int
+from .._checks import check_positive_int
 
 
 class TrajectoryBuffer(eqx.Module):

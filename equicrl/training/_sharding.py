@@ -10,7 +10,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import PyTree
 
-from ._checkpoint import _rewrap_keys, _unwrap_keys
+from .._checkpoint import _rewrap_keys, _unwrap_keys
 
 
 DATA_AXIS = "data"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import equinox as eqx
 
-from ._checkpoint import read_header, save_checkpoint
-from ._config import CRLConfig
+from .._checkpoint import read_header, save_checkpoint
+from ..training._config import CRLConfig
 
 
 CHECKPOINT = "checkpoint.eqx"

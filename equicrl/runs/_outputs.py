@@ -14,7 +14,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from ._actor import GoalConditionedActor
+from ..nn._actor import GoalConditionedActor
 
 
 _MAZE_COLOURS = {"#": "#2f3542", ".": "#ffffff", "S": "#2ecc71", "G": "#f39c12"}

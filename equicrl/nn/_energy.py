@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._checks import check_choice
+from .._checks import check_choice
 
 
 Energy = Literal["l2", "squared_l2", "dot", "cosine"]

@@ -2,14 +2,14 @@ import dataclasses
 import math
 from typing import Literal
 
-from ._checks import check_choice, check_positive_int, check_remat
-from ._encoder import MATMUL_DTYPES
-from ._energy import ENERGIES
-from ._losses import INFONCE_KINDS
+from .._checks import check_choice, check_positive_int, check_remat
+from ..nn._distill import DISTILL_LOSSES
+from ..nn._encoder import MATMUL_DTYPES
+from ..nn._energy import ENERGIES
+from ..nn._losses import INFONCE_KINDS
 
 
 PREFILLS = ("actor", "uniform")
-DISTILL_LOSSES = ("action", "kl")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,9 +4,9 @@ so that a mistake is reported in a second, not after the build."""
 
 from pathlib import Path
 
-from ._config import CRLConfig
+from ..training._config import CRLConfig
+from ..training._sharding import make_mesh
 from ._rundir import check_run_dir
-from ._sharding import make_mesh
 
 
 def check_run(
@@ -25,7 +25,7 @@ def check_run(
 
     The header of the checkpoint a resumed run starts from, or `None`.
     """
-    from .envs import is_env, list_envs
+    from ..envs import is_env, list_envs
 
     if not is_env(config.env_name):
         raise ValueError(
@@ -35,7 +35,7 @@ def check_run(
         )
     make_mesh(config)
     if config.teacher is not None:
-        from ._distill import check_teacher
+        from ._teacher import check_teacher
 
         check_teacher(config)
     if run_dir is None:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._checks import check_array, check_positive_int
+from .._checks import check_array, check_positive_int
 from ._encoder import DeepEncoder
 
 
