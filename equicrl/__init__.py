@@ -41,6 +41,7 @@ from .runs._outputs import (
     draw_maze as draw_maze,
     plot_learning_curve as plot_learning_curve,
     plot_point_maze_trajectories as plot_point_maze_trajectories,
+    plot_trajectories as plot_trajectories,
     rollout as rollout,
     save_html_rollout as save_html_rollout,
 )

@@ -9,7 +9,8 @@ The `paper` preset is the paper's configuration on Ant Big Maze (512 envs, batch
 100M env steps) at depth 8, the depth at which the paper's ant first solves it. Other
 mazes: ant_u_maze, ant_u4_maze, ant_u5_maze, ant_hardest_maze (their budgets in the
 paper: U4 100M, U5 400M, Hardest 200M env steps). Outputs (config, metrics,
-checkpoint, learning curve, an HTML rollout) go to a printed run directory.
+checkpoint, learning curve, torso paths over the maze, an HTML rollout) go to a
+printed run directory.
 """
 
 import equicrl

@@ -12,8 +12,8 @@ depth; the paper's Table 1 compares it with depth 64 (time at goal out of 1000 s
 depth 4 -> 64: push easy 308 -> 762, push hard 171 -> 410, binpick hard 38 -> 219).
 The arm tasks step MuJoCo's MJX physics, 25 substeps per env step: on a CPU an env
 step costs tens of milliseconds, so real runs need a GPU. Outputs (config, metrics,
-checkpoint, learning curve, an HTML rollout of the final policy) go to a run
-directory, printed at the start and the end.
+checkpoint, learning curve, the final policy's cube paths over the table, an HTML
+rollout) go to a run directory, printed at the start and the end.
 """
 
 import equicrl

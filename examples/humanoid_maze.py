@@ -9,8 +9,9 @@
 The `paper` preset is the paper's configuration (512 envs, batch 512, 62-step
 unrolls, replay 10,000 rows, 400M env steps) at depth 64, where the paper's humanoid
 first learns to go round the wall (time at goal 159 of 1000 steps, from 3.2 at depth
-4). Outputs (config, metrics, checkpoint, learning curve, an HTML rollout of the final
-policy) go to a run directory, printed at the start and the end.
+4). Outputs (config, metrics, checkpoint, learning curve, the final policy's torso
+paths over the maze, an HTML rollout) go to a run directory, printed at the start and
+the end.
 """
 
 import equicrl

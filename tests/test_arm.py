@@ -16,6 +16,7 @@ import re
 import runpy
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -396,6 +397,28 @@ def test_fingers_push_the_cube_along_the_table():
     assert cube[-1, 0] < PUSH_CUBE[0] - 0.1  # swept 10+ cm towards -x
     # Pushed flat: neither sinking into the table nor tipping over.
     assert 0.028 < cube[:, 2].min() and cube[:, 2].max() < 0.032
+
+
+@pytest.mark.slow
+def test_trajectories_picture_draws_the_cube_over_the_table(tmp_path):
+    # The run's picture of the arm (no network needed, unlike rollout.html): the
+    # cube's path from above, here the pushed cube's, and the commanded goal.
+    from equicrl.runs import _outputs
+
+    env, _, (first, (obs, _, _, metrics, _, _)), _ = _push_easy()
+    # As `rollout` stacks them: (time, episodes, obs), the reset first.
+    obs = np.concatenate([first[:, None], obs], axis=1).swapaxes(0, 1)
+    success = np.concatenate(
+        [np.zeros_like(metrics["success"][:, :1]), metrics["success"]], axis=1
+    ).swapaxes(0, 1)
+    push = len(HELD) + 1
+    x, y, gx, gy = _outputs._paths(env, obs, transpose=False)[push]
+    np.testing.assert_allclose((x[0], y[0]), PUSH_CUBE[:2], atol=1e-3)
+    assert x[-1] < PUSH_CUBE[0] - 0.1  # the sweep towards -x, on the picture's x
+    np.testing.assert_allclose((gx, gy), (0.1, 0.6))
+    states = SimpleNamespace(obs=obs, metrics={"success": success})
+    path = _outputs._plot_states(env, states, tmp_path / "trajectories.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow

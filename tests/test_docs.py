@@ -105,6 +105,9 @@ def test_page_python_blocks_run(page, tmp_path, monkeypatch):
         exec(compile(block, f"docs/{page} block {i}", "exec"), namespace)
     if "metrics" in namespace:
         assert all(np.isfinite(float(v)) for v in namespace["metrics"].values())
+    if "train_env" in namespace:
+        env = namespace["env"]
+        assert namespace["state"].obs.shape == (32, env.state_dim + env.goal_dim)
     if "history" in namespace:
         assert namespace["history"], page
         assert (tmp_path / "runs" / "point_maze" / "checkpoint.eqx").exists()

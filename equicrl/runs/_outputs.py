@@ -1,5 +1,5 @@
-"""What a run leaves behind besides its metrics: a learning curve, pictures of the
-trained policy's trajectories (point mazes) and HTML rollouts (Brax envs).
+"""What a run leaves behind besides its metrics: a learning curve, a picture of the
+trained policy's episodes from above (every env) and HTML rollouts (Brax envs).
 
 The plots need matplotlib (`pip install 'equicrl[plot]'`); it is imported only when a
 plot is drawn.
@@ -156,42 +156,83 @@ def rollout(
     return _rollout(actor, env, key, num_episodes, episode_length)
 
 
-def plot_point_maze_trajectories(
-    actor: GoalConditionedActor,
-    env,
-    path: str | Path,
-    *,
-    key: PRNGKeyArray,
-    num_episodes: int = 16,
-    episode_length: int,
-) -> Path:
-    """Draw `num_episodes` trajectories of the deterministic actor over the maze of
-    `env` to a PNG at `path`: a line per episode from its start (circle) towards its
-    goal (star), in the same colour; a thicker line for an episode that reached its
-    goal. `env` is a [`equicrl.envs.PointMaze`][] or an ant or humanoid maze (the
-    torso's path, seen from above: its state's first two entries are the torso's x
-    and y). The episodes are their own (from `key`), not those of an evaluation."""
-    plt = _pyplot()
-    path = Path(path)
-    states = rollout(
-        actor, env, key=key, num_episodes=num_episodes, episode_length=episode_length
-    )
-    obs = np.asarray(states.obs)
-    success = np.asarray(states.metrics["success"]).max(0)
+def _background(ax, env) -> tuple[str, bool]:
+    """Draw what the paths run over: the maze, the arm's table, or the open floor.
+    Returns what is drawn (the torso's, the point's or the cube's paths) and whether
+    the picture's horizontal axis is the world's y (mazes, drawn like their rows)."""
+    from matplotlib.patches import Rectangle
+
+    if getattr(env, "layout", None) is not None:
+        draw_maze(ax, env.layout, env.cell_size)
+        return ("torso paths" if hasattr(env, "sys") else "paths"), True
+    task = getattr(env, "task", None)
+    if task is not None and hasattr(task, "region_centres"):
+        # The arm: the table from above, the cube's start and goal regions on it.
+        ax.add_patch(Rectangle((-0.6, -0.1), 1.2, 1.1, color="#efe6d2", zorder=0))
+        h = task.region_half
+        for (cx, cy), colour in zip(task.region_centres, ("tab:blue", "tab:red")):
+            ax.add_patch(
+                Rectangle(
+                    (cx - h, cy - h),
+                    2 * h,
+                    2 * h,
+                    fill=False,
+                    edgecolor=colour,
+                    linewidth=2.0 if task.bins else 1.0,
+                    linestyle="-" if task.bins else "--",
+                )
+            )
+        ax.set_xlim(-0.62, 0.62)
+        ax.set_ylim(-0.12, 1.02)
+        ax.set_xlabel("x (m)", fontsize=7)
+        ax.set_ylabel("y (m)", fontsize=7)
+        what = "cube paths (start region blue, goal region red"
+        return what + (", bins)" if task.bins else ", pads)"), False
+    # The open floor: the torso's path from above.
+    ax.grid(color="#dddddd", linewidth=0.5)
+    ax.set_xlabel("x (m)", fontsize=7)
+    ax.set_ylabel("y (m)", fontsize=7)
+    return "torso paths on the open floor", False
+
+
+def _paths(env, obs: np.ndarray, transpose: bool) -> list[tuple]:
+    """Each episode's `(x, y, goal_x, goal_y)` in the picture's coordinates, from
+    observations of shape `(time, episodes, obs)`: the achieved goal's first two
+    entries (the point's, the torso's or the cube's x and y) and the commanded goal's;
+    swapped where the picture's horizontal axis is the world's y."""
+    i, j = env.goal_indices[0], env.goal_indices[1]
     sd = env.state_dim
-    rows, cols = env.layout.shape
-    fig, ax = plt.subplots(figsize=(0.8 * cols + 1.5, 0.8 * rows + 1.5))
-    draw_maze(ax, env.layout, env.cell_size)
-    colours = plt.get_cmap("tab20")(np.arange(num_episodes) % 20)
-    for n in range(num_episodes):
-        x, y = obs[:, n, 0], obs[:, n, 1]
+    out = []
+    for n in range(obs.shape[1]):
+        x, y = obs[:, n, i], obs[:, n, j]
         gx, gy = obs[0, n, sd], obs[0, n, sd + 1]
-        width = 2.0 if success[n] else 0.8
-        ax.plot(y, x, color=colours[n], linewidth=width, alpha=0.9)
-        ax.plot(y[0], x[0], "o", color=colours[n], markersize=4)
-        ax.plot(gy, gx, "*", color=colours[n], markersize=11, markeredgecolor="k")
+        out.append((y, x, gy, gx) if transpose else (x, y, gx, gy))
+    return out
+
+
+def _plot_states(env, states, path: Path) -> Path:
+    """Draw the episodes in `states` (from `rollout`) to a PNG at `path`."""
+    plt = _pyplot()
     from matplotlib.lines import Line2D
 
+    obs = np.asarray(states.obs)
+    success = np.asarray(states.metrics["success"]).max(0)
+    num_episodes = obs.shape[1]
+    layout = getattr(env, "layout", None)
+    if layout is not None:
+        rows, cols = layout.shape
+        fig, ax = plt.subplots(figsize=(0.8 * cols + 1.5, 0.8 * rows + 1.5))
+    else:
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    what, transpose = _background(ax, env)
+    colours = plt.get_cmap("tab20")(np.arange(num_episodes) % 20)
+    for n, (x, y, gx, gy) in enumerate(_paths(env, obs, transpose)):
+        width = 2.0 if success[n] else 0.8
+        ax.plot(x, y, color=colours[n], linewidth=width, alpha=0.9)
+        ax.plot(x[0], y[0], "o", color=colours[n], markersize=4)
+        ax.plot(gx, gy, "*", color=colours[n], markersize=11, markeredgecolor="k")
+    if layout is None:
+        ax.set_aspect("equal")
     grey = "#555555"
     ax.legend(
         handles=[
@@ -214,9 +255,14 @@ def plot_point_maze_trajectories(
         ncol=4,
         frameon=False,
     )
-    what = "torso paths" if hasattr(env, "sys") else "paths"
+    task = getattr(env, "task", None)
+    name = (
+        layout.name
+        if layout is not None
+        else getattr(task, "name", None) or type(env).__name__
+    )
     ax.set_title(
-        f"{env.layout.name}: {what} of {num_episodes} episodes of the final\n"
+        f"{name}: {what} of {num_episodes} episodes of the final\n"
         f"policy (its own, not the evaluation's); {int(success.sum())} reached the "
         "goal",
         fontsize=8,
@@ -224,6 +270,63 @@ def plot_point_maze_trajectories(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path
+
+
+def plot_trajectories(
+    actor: GoalConditionedActor,
+    env,
+    path: str | Path,
+    *,
+    key: PRNGKeyArray,
+    num_episodes: int = 16,
+    episode_length: int,
+) -> Path:
+    """Draw `num_episodes` episodes of the deterministic actor in `env`, seen from
+    above, to a PNG at `path`: a line per episode from its start (circle) towards its
+    goal (star), in the same colour; a thicker line for an episode that reached its
+    goal. What is drawn follows the env: a point maze's point, or an ant or humanoid
+    maze's torso, over the maze's walls; an open-floor robot's torso; the arm's cube
+    over the table, with the regions its start and goal are drawn from. The episodes
+    are their own (from `key`), not those of an evaluation. It needs no network, unlike
+    `rollout.html`."""
+    states = rollout(
+        actor, env, key=key, num_episodes=num_episodes, episode_length=episode_length
+    )
+    return _plot_states(env, states, Path(path))
+
+
+def plot_point_maze_trajectories(
+    actor: GoalConditionedActor,
+    env,
+    path: str | Path,
+    *,
+    key: PRNGKeyArray,
+    num_episodes: int = 16,
+    episode_length: int,
+) -> Path:
+    """[`equicrl.plot_trajectories`][], by its earlier name (it draws every env, not
+    only point mazes)."""
+    return plot_trajectories(
+        actor,
+        env,
+        path,
+        key=key,
+        num_episodes=num_episodes,
+        episode_length=episode_length,
+    )
+
+
+def _html_from_states(env, states, path: Path, episode: int = 0) -> Path:
+    from brax.io import html
+
+    done = np.asarray(states.done[:, episode])
+    length = int(np.argmax(done > 0)) + 1 if done.any() else len(done)
+    pipeline = jax.tree.map(
+        lambda x: np.asarray(x[:length, episode]), states.pipeline_state
+    )
+    frames = [jax.tree.map(lambda x, t=t: x[t], pipeline) for t in range(length)]
+    path.write_text(html.render(env.sys, frames))
     return path
 
 
@@ -236,24 +339,18 @@ def save_html_rollout(
     episode_length: int,
 ) -> Path:
     """Write one episode of the deterministic actor in `env` (a Brax-based
-    [`equicrl.envs.GoalEnv`][] such as [`equicrl.envs.AntGoalEnv`][]) as a
-    self-contained HTML page of Brax's viewer (`brax.io.html`) at `path`. The episode
-    stops at its end or at termination."""
-    from brax.io import html
-
+    [`equicrl.envs.GoalEnv`][] such as [`equicrl.envs.AntGoalEnv`][]) as an HTML page
+    of Brax's viewer (`brax.io.html`) at `path`. The episode stops at its end or at
+    termination. The page loads the viewer and three.js from a CDN, so it shows
+    nothing without a network; [`equicrl.plot_trajectories`][] draws a picture that
+    needs none."""
     if not hasattr(env, "sys"):
         raise TypeError(
             f"{type(env).__name__} is not a Brax env (it has no `sys`): an HTML "
             "rollout needs one"
         )
-    path = Path(path)
     states = rollout(actor, env, key=key, num_episodes=1, episode_length=episode_length)
-    done = np.asarray(states.done[:, 0])
-    length = int(np.argmax(done > 0)) + 1 if done.any() else len(done)
-    pipeline = jax.tree.map(lambda x: np.asarray(x[:length, 0]), states.pipeline_state)
-    frames = [jax.tree.map(lambda x, t=t: x[t], pipeline) for t in range(length)]
-    path.write_text(html.render(env.sys, frames))
-    return path
+    return _html_from_states(env, states, Path(path))
 
 
 def write_run_outputs(
@@ -267,9 +364,9 @@ def write_run_outputs(
     log,
 ) -> list[Path]:
     """The end-of-run outputs of [`equicrl.train`][]: `learning_curve.png`;
-    `rollout.html` (Brax envs: Brax's viewer, which loads from a CDN, so it needs a
-    network); `trajectories.png` (mazes: point mazes, and the torso's paths in the ant
-    and humanoid mazes)."""
+    `trajectories.png` (every env: see [`equicrl.plot_trajectories`][]); and for Brax
+    envs `rollout.html` (Brax's viewer, which loads from a CDN, so it needs a
+    network)."""
     written = []
     try:
         _pyplot()
@@ -282,27 +379,15 @@ def write_run_outputs(
         )
     if have_matplotlib and history:
         written.append(plot_learning_curve(history, run_dir / "learning_curve.png"))
-    if hasattr(env, "sys"):
-        written.append(
-            save_html_rollout(
-                actor,
-                env,
-                run_dir / "rollout.html",
-                key=key,
-                episode_length=episode_length,
-            )
+    # One rollout for both: every env's picture (a point or a torso over its maze or
+    # the open floor, the arm's cube over the table), which needs no network, and for
+    # Brax envs its first episode in Brax's viewer.
+    if have_matplotlib or hasattr(env, "sys"):
+        states = rollout(
+            actor, env, key=key, num_episodes=16, episode_length=episode_length
         )
-    # Point mazes, and the ant and humanoid mazes (the torso seen from above): a
-    # picture that needs no network, unlike rollout.html.
-    if getattr(env, "layout", None) is not None and have_matplotlib:
-        written.append(
-            plot_point_maze_trajectories(
-                actor,
-                env,
-                run_dir / "trajectories.png",
-                key=key,
-                num_episodes=16,
-                episode_length=episode_length,
-            )
-        )
+        if hasattr(env, "sys"):
+            written.append(_html_from_states(env, states, run_dir / "rollout.html"))
+        if have_matplotlib:
+            written.append(_plot_states(env, states, run_dir / "trajectories.png"))
     return written

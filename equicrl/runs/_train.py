@@ -180,8 +180,8 @@ def train(
     - `loggers`: callables given each epoch's record (a flat dict of floats; each
         seed's as `seed_I/NAME`), e.g. [`equicrl.TensorBoardLogger`][].
     - `outputs`: with `run_dir`, write at the end `learning_curve.png` and, from the
-        eval env (the first seed's actor), `trajectories.png` (point mazes) or
-        `rollout.html` (Brax envs).
+        eval env (the first seed's actor), `trajectories.png` (its episodes from
+        above, every env) and, for Brax envs, `rollout.html`.
     - `record`: more JSON-serialisable facts for `config.json` (the command line
         records its preset and command).
 
