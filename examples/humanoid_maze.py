@@ -24,7 +24,8 @@ PRESETS = {
         critic_depth=64,
         actor_depth=64,
     ),
-    # A few seconds of real training on a CPU: small nets, short episodes, one epoch.
+    # One short epoch on a CPU: small nets, short episodes; about 2 minutes on 2
+    # cores (128 s on 2026-12-02), most of it compiling the humanoid's physics.
     "smoke": equicrl.CRLConfig(
         env_name="humanoid_u_maze",
         num_envs=8,

@@ -19,18 +19,6 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 
-# The suite's time is mostly XLA compiling small programs it runs briefly, so it
-# compiles them with LLVM's optimisations off (XLA's backend level 0; the HLO passes
-# still run): a humanoid maze's smoke run took 95 s instead of 128 s here, with the
-# same numbers (LLVM keeps IEEE float semantics at every level; XLA's fast math is
-# off either way). Programs the tests start inherit it. Users' and benchmarks' runs
-# keep XLA's default level.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
-    ).strip()
-
-
 hypothesis.settings.register_profile(
     "ci",
     max_examples=8,

@@ -3,6 +3,7 @@ what a JSON holds, the README's and the docs' links point at files that exist, a
 the guides' Python blocks run as written."""
 
 import importlib.util
+import inspect
 import json
 import re
 from pathlib import Path
@@ -69,6 +70,27 @@ def test_a_table_shows_what_its_json_holds(tmp_path, monkeypatch):
     assert "3-core Test CPU, JAX 9.9" in text and "`python x.py`" in text
     assert "not committed yet" in text
     tables._commit.cache_clear()
+
+
+def test_the_api_reference_shows_every_public_name():
+    import equicrl
+    import equicrl.envs
+
+    shown = {
+        name
+        for page in (DOCS / "api").glob("*.md")
+        for name in re.findall(r"^::: ([\w.]+)$", page.read_text(), flags=re.M)
+    }
+    public = {
+        f"{module.__name__}.{name}"
+        for module in (equicrl, equicrl.envs)
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+    # Constants documented with what they name (ENERGIES, INFONCE_KINDS).
+    public -= {"equicrl.ENERGIES", "equicrl.INFONCE_KINDS"}
+    assert public - shown == set(), public - shown
+    assert shown - public == set(), shown - public
 
 
 def test_links_point_at_files_that_exist():
