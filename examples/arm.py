@@ -29,8 +29,9 @@ PRESETS = {
     "binpick-hard": _task("arm_binpick_hard"),
     "binpick-easy": _task("arm_binpick_easy"),
     # The pipeline end to end on a CPU: four envs, small nets, 20-step episodes, one
-    # epoch after the prefill. About 6 minutes on 2 CPU cores, most of it compiling
-    # MJX (collection, evaluation, rollout) and MJX's slow batched steps on a CPU.
+    # epoch after the prefill. 9 min 12 s on 2 CPU cores (2026-12-02), most of it
+    # compiling MJX (collection, evaluation, the pictures' rollout) and MJX's slow
+    # batched steps on a CPU.
     "smoke": equicrl.CRLConfig(
         env_name="arm_push_easy",
         num_envs=4,

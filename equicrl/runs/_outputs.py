@@ -186,8 +186,7 @@ def _background(ax, env) -> tuple[str, bool]:
         ax.set_ylim(-0.12, 1.02)
         ax.set_xlabel("x (m)", fontsize=7)
         ax.set_ylabel("y (m)", fontsize=7)
-        what = "cube paths (start region blue, goal region red"
-        return what + (", bins)" if task.bins else ", pads)"), False
+        return "cube paths", False
     # The open floor: the torso's path from above.
     ax.grid(color="#dddddd", linewidth=0.5)
     ax.set_xlabel("x (m)", fontsize=7)
@@ -231,11 +230,31 @@ def _plot_states(env, states, path: Path) -> Path:
         ax.plot(x, y, color=colours[n], linewidth=width, alpha=0.9)
         ax.plot(x[0], y[0], "o", color=colours[n], markersize=4)
         ax.plot(gx, gy, "*", color=colours[n], markersize=11, markeredgecolor="k")
+    handles = []
     if layout is None:
         ax.set_aspect("equal")
+    task = getattr(env, "task", None)
+    if layout is None and task is not None and hasattr(task, "region_centres"):
+        # The arm: the regions and the paths, not the whole table.
+        from matplotlib.patches import Patch
+
+        h = task.region_half + 0.05
+        xs = [c[0] for c in task.region_centres]
+        ys = [c[1] for c in task.region_centres]
+        for x, y, gx, gy in _paths(env, obs, transpose):
+            xs += [float(x.min()), float(x.max()), float(gx)]
+            ys += [float(y.min()), float(y.max()), float(gy)]
+        ax.set_xlim(min(xs) - h, max(xs) + h)
+        ax.set_ylim(min(ys) - h, max(ys) + h)
+        kind = "bin" if task.bins else "pad"
+        handles = [
+            Patch(fill=False, edgecolor="tab:blue", label=f"start {kind}"),
+            Patch(fill=False, edgecolor="tab:red", label=f"goal {kind}"),
+        ]
     grey = "#555555"
     ax.legend(
-        handles=[
+        handles=handles
+        + [
             Line2D([], [], marker="o", color=grey, linestyle="", label="start"),
             Line2D(
                 [],
@@ -252,10 +271,9 @@ def _plot_states(env, states, path: Path) -> Path:
         fontsize=7,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.12),
-        ncol=4,
+        ncol=3 if handles else 4,
         frameon=False,
     )
-    task = getattr(env, "task", None)
     name = (
         layout.name
         if layout is not None
