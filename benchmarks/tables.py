@@ -340,6 +340,14 @@ def main_job() -> str:
     return _table(header, rows, "lllrr") + _source(name)
 
 
+def _pair(ours: dict, theirs: dict, key: str, fmt: str) -> str:
+    """`ours / theirs` of one measurement, `—` for theirs where it has none."""
+    mine = fmt.format(ours[key])
+    if theirs.get(key) is None:
+        return f"{mine} / —"
+    return f"{mine} / {fmt.format(theirs[key])}"
+
+
 def train_throughput() -> str:
     names = ("train_throughput.json", "train_throughput_depth16.json")
     rows = []
@@ -348,25 +356,17 @@ def train_throughput() -> str:
         release = {r["depth"]: r for r in d["release"]}
         for ours in d["results"]:
             theirs = release.get(ours["depth"], {})
-            done = theirs.get("steady_sps") is not None
-
-            def pair(key, fmt, theirs=theirs, ours=ours, done=done):
-                mine = fmt.format(ours[key])
-                if theirs.get(key) is None:
-                    return f"{mine} / —"
-                return f"{mine} / {fmt.format(theirs[key])}"
-
             rows.append(
                 [
                     ours["depth"],
                     f"`{name}`",
-                    pair("steady_sps", "{:.0f}"),
+                    _pair(ours, theirs, "steady_sps", "{:.0f}"),
                     f"**{ours['steady_sps'] / theirs['steady_sps']:.1f}x**"
-                    if done
+                    if theirs.get("steady_sps") is not None
                     else theirs.get("error", "—"),
-                    pair("prefilled_s", "{:.0f}"),
-                    pair("first_epoch_done_s", "{:.0f}"),
-                    pair("peak_rss_gb", "{:.2f}"),
+                    _pair(ours, theirs, "prefilled_s", "{:.0f}"),
+                    _pair(ours, theirs, "first_epoch_done_s", "{:.0f}"),
+                    _pair(ours, theirs, "peak_rss_gb", "{:.2f}"),
                 ]
             )
     header = [

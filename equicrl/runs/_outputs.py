@@ -156,44 +156,6 @@ def rollout(
     return _rollout(actor, env, key, num_episodes, episode_length)
 
 
-def _background(ax, env) -> tuple[str, bool]:
-    """Draw what the paths run over: the maze, the arm's table, or the open floor.
-    Returns what is drawn (the torso's, the point's or the cube's paths) and whether
-    the picture's horizontal axis is the world's y (mazes, drawn like their rows)."""
-    from matplotlib.patches import Rectangle
-
-    if getattr(env, "layout", None) is not None:
-        draw_maze(ax, env.layout, env.cell_size)
-        return ("torso paths" if hasattr(env, "sys") else "paths"), True
-    task = getattr(env, "task", None)
-    if task is not None and hasattr(task, "region_centres"):
-        # The arm: the table from above, the cube's start and goal regions on it.
-        ax.add_patch(Rectangle((-0.6, -0.1), 1.2, 1.1, color="#efe6d2", zorder=0))
-        h = task.region_half
-        for (cx, cy), colour in zip(task.region_centres, ("tab:blue", "tab:red")):
-            ax.add_patch(
-                Rectangle(
-                    (cx - h, cy - h),
-                    2 * h,
-                    2 * h,
-                    fill=False,
-                    edgecolor=colour,
-                    linewidth=2.0 if task.bins else 1.0,
-                    linestyle="-" if task.bins else "--",
-                )
-            )
-        ax.set_xlim(-0.62, 0.62)
-        ax.set_ylim(-0.12, 1.02)
-        ax.set_xlabel("x (m)", fontsize=7)
-        ax.set_ylabel("y (m)", fontsize=7)
-        return "cube paths", False
-    # The open floor: the torso's path from above.
-    ax.grid(color="#dddddd", linewidth=0.5)
-    ax.set_xlabel("x (m)", fontsize=7)
-    ax.set_ylabel("y (m)", fontsize=7)
-    return "torso paths on the open floor", False
-
-
 def _paths(env, obs: np.ndarray, transpose: bool) -> list[tuple]:
     """Each episode's `(x, y, goal_x, goal_y)` in the picture's coordinates, from
     observations of shape `(time, episodes, obs)`: the achieved goal's first two
@@ -207,6 +169,57 @@ def _paths(env, obs: np.ndarray, transpose: bool) -> list[tuple]:
         gx, gy = obs[0, n, sd], obs[0, n, sd + 1]
         out.append((y, x, gy, gx) if transpose else (x, y, gx, gy))
     return out
+
+
+def _background(ax, env, obs: np.ndarray) -> tuple[str, bool, list]:
+    """Draw what the paths run over: the maze, the arm's table (zoomed to its start
+    and goal regions and the paths in `obs`), or the open floor. Returns what is drawn
+    (the torso's, the point's or the cube's paths), whether the picture's horizontal
+    axis is the world's y (mazes, drawn like their rows), and legend handles for what
+    it drew."""
+    from matplotlib.patches import Patch, Rectangle
+
+    if getattr(env, "layout", None) is not None:
+        draw_maze(ax, env.layout, env.cell_size)
+        return ("torso paths" if hasattr(env, "sys") else "paths"), True, []
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)", fontsize=7)
+    ax.set_ylabel("y (m)", fontsize=7)
+    task = getattr(env, "task", None)
+    if task is None or not hasattr(task, "region_centres"):
+        # The open floor: the torso's path from above.
+        ax.grid(color="#dddddd", linewidth=0.5)
+        return "torso paths on the open floor", False, []
+    # The arm: the table from above, the cube's start and goal regions on it; the
+    # view holds the regions and the paths, not the whole table.
+    ax.add_patch(Rectangle((-0.6, -0.1), 1.2, 1.1, color="#efe6d2", zorder=0))
+    h = task.region_half
+    xs = [c[0] for c in task.region_centres]
+    ys = [c[1] for c in task.region_centres]
+    for (cx, cy), colour in zip(task.region_centres, ("tab:blue", "tab:red")):
+        ax.add_patch(
+            Rectangle(
+                (cx - h, cy - h),
+                2 * h,
+                2 * h,
+                fill=False,
+                edgecolor=colour,
+                linewidth=2.0 if task.bins else 1.0,
+                linestyle="-" if task.bins else "--",
+            )
+        )
+    for x, y, gx, gy in _paths(env, obs, transpose=False):
+        xs += [float(x.min()), float(x.max()), float(gx)]
+        ys += [float(y.min()), float(y.max()), float(gy)]
+    margin = h + 0.05
+    ax.set_xlim(min(xs) - margin, max(xs) + margin)
+    ax.set_ylim(min(ys) - margin, max(ys) + margin)
+    kind = "bin" if task.bins else "pad"
+    handles = [
+        Patch(fill=False, edgecolor="tab:blue", label=f"start {kind}"),
+        Patch(fill=False, edgecolor="tab:red", label=f"goal {kind}"),
+    ]
+    return "cube paths", False, handles
 
 
 def _plot_states(env, states, path: Path) -> Path:
@@ -223,34 +236,13 @@ def _plot_states(env, states, path: Path) -> Path:
         fig, ax = plt.subplots(figsize=(0.8 * cols + 1.5, 0.8 * rows + 1.5))
     else:
         fig, ax = plt.subplots(figsize=(5.5, 5.5))
-    what, transpose = _background(ax, env)
+    what, transpose, handles = _background(ax, env, obs)
     colours = plt.get_cmap("tab20")(np.arange(num_episodes) % 20)
     for n, (x, y, gx, gy) in enumerate(_paths(env, obs, transpose)):
         width = 2.0 if success[n] else 0.8
         ax.plot(x, y, color=colours[n], linewidth=width, alpha=0.9)
         ax.plot(x[0], y[0], "o", color=colours[n], markersize=4)
         ax.plot(gx, gy, "*", color=colours[n], markersize=11, markeredgecolor="k")
-    handles = []
-    if layout is None:
-        ax.set_aspect("equal")
-    task = getattr(env, "task", None)
-    if layout is None and task is not None and hasattr(task, "region_centres"):
-        # The arm: the regions and the paths, not the whole table.
-        from matplotlib.patches import Patch
-
-        h = task.region_half + 0.05
-        xs = [c[0] for c in task.region_centres]
-        ys = [c[1] for c in task.region_centres]
-        for x, y, gx, gy in _paths(env, obs, transpose):
-            xs += [float(x.min()), float(x.max()), float(gx)]
-            ys += [float(y.min()), float(y.max()), float(gy)]
-        ax.set_xlim(min(xs) - h, max(xs) + h)
-        ax.set_ylim(min(ys) - h, max(ys) + h)
-        kind = "bin" if task.bins else "pad"
-        handles = [
-            Patch(fill=False, edgecolor="tab:blue", label=f"start {kind}"),
-            Patch(fill=False, edgecolor="tab:red", label=f"goal {kind}"),
-        ]
     grey = "#555555"
     ax.legend(
         handles=handles
@@ -274,6 +266,7 @@ def _plot_states(env, states, path: Path) -> Path:
         ncol=3 if handles else 4,
         frameon=False,
     )
+    task = getattr(env, "task", None)
     name = (
         layout.name
         if layout is not None
