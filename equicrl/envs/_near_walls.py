@@ -174,15 +174,22 @@ class NearWalls:
             for j in range(padded.shape[1] - b + 1)
         )
         # MJX's contact parameters of every (robot geom, wall) pair, from the
-        # model with its walls.
-        groups = collision_driver._contact_groups(sys, mjx.make_data(sys))
+        # model with its walls, computed in one compiled program: run eagerly,
+        # its few hundred small operations would each compile on their own (5 s
+        # for the humanoid).
+        contacts = jax.jit(
+            lambda: list(
+                collision_driver._contact_groups(sys, mjx.make_data(sys)).values()
+            )
+        )()
+        groups = list(zip(collision_driver._geom_groups(sys), contacts))
         by_pair, self._condim = {}, {}
-        for contact in groups.values():
+        for _, contact in groups:
             for k, (g1, g2) in enumerate(np.asarray(contact.geom)):
                 by_pair[int(g1), int(g2)] = {
                     f: np.asarray(getattr(contact, f)[k]) for f in _PARAMS
                 }
-        for key in groups:
+        for key, _ in groups:
             if key.types[1] == _BOX and key.types[0] in _NCON:
                 self._condim[key.types[0]] = key.condim
         self._params = {}
