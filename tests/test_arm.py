@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 import pytest
 from brax.io import html
+from helpers import physics_jit
 
 from equicrl import envs
 
@@ -180,7 +181,7 @@ def test_unknown_task_is_refused():
 @pytest.mark.parametrize("name", TASK_NAMES)
 def test_starts_and_goals_lie_in_their_ranges(name):
     env = envs.make_env(name)
-    q, goal = jax.jit(jax.vmap(env.initial_q))(
+    q, goal = physics_jit(jax.vmap(env.initial_q))(
         jax.random.split(jax.random.key(0), 2000)
     )
     q, goal = np.asarray(q), np.asarray(goal)
@@ -232,7 +233,9 @@ def _rollout_fn(name):
         state, out = jax.lax.scan(body, state, actions)
         return first, out, state.pipeline_state
 
-    return env, jax.jit(lambda q0, goal, actions: jax.lax.map(one, (q0, goal, actions)))
+    return env, physics_jit(
+        lambda q0, goal, actions: jax.lax.map(one, (q0, goal, actions))
+    )
 
 
 def _q0(cube=(-0.1, 0.6, 0.07), goal=(0.1, 0.6, 0.03)):

@@ -16,6 +16,7 @@ from brax import envs as brax_envs
 from brax.envs.base import State
 from brax.io import mjcf
 from etils import epath
+from helpers import physics_jit
 from mujoco.mjx._src.collision_driver import geom_pairs
 
 from equicrl import envs
@@ -33,15 +34,15 @@ _env = functools.cache(envs.make_env)
 @functools.cache
 def _compiled(name):
     env = _env(name)
-    reset = jax.jit(jax.vmap(env.reset))
-    step = jax.jit(jax.vmap(env.step))
+    reset = physics_jit(jax.vmap(env.reset))
+    step = physics_jit(jax.vmap(env.step))
 
     # Put the robot in a chosen configuration and score that state.
     def place(state, q, qd):
         ps = env._robot_env.pipeline_init(q, qd)
         return env._state(ps, state.info["goal"], jnp.zeros(env.action_size), state)
 
-    placed = jax.jit(jax.vmap(place))
+    placed = physics_jit(jax.vmap(place))
     return env, reset, step, placed
 
 
@@ -222,7 +223,7 @@ def _braxs_own(name):
     )
     sys = mjcf.loads(_release_model(robot))
     env.sys = sys.replace(opt=env.sys.opt, actuator=env.sys.actuator)
-    return env, jax.jit(jax.vmap(env.step))
+    return env, physics_jit(jax.vmap(env.step))
 
 
 def _touching(xml, q):

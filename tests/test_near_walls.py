@@ -11,6 +11,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 from brax import kinematics
+from helpers import physics_jit
 
 from equicrl import envs
 
@@ -54,7 +55,7 @@ def _contacts(name, dtype):
         x, _ = kinematics.forward(env.sys, q, jnp.zeros(env.sys.qd_size()))
         return rows(brax.contact.get(env.sys, x)), rows(env._near_walls(x))
 
-    return env, jax.jit(jax.vmap(both))
+    return env, physics_jit(jax.vmap(both))
 
 
 def _active(dist, pos, frame, geom):
@@ -119,7 +120,7 @@ def test_culling_off_and_on_give_the_same_run():
     for cull in (True, False):
         env = envs.make_env("ant_u_maze", cull_walls=cull)
         assert env.cull_walls == cull and (env._near_walls is not None) == cull
-        state = jax.jit(jax.vmap(env.reset))(jr.split(jr.key(0), 4))
+        state = physics_jit(jax.vmap(env.reset))(jr.split(jr.key(0), 4))
         q, qd = state.pipeline_state.q, state.pipeline_state.qd
         face = env.cell_size / 2
         q = (
@@ -133,7 +134,7 @@ def test_culling_off_and_on_give_the_same_run():
             pipeline_state=jax.vmap(env._robot_env.pipeline_init)(q, qd)
         )
 
-        @jax.jit
+        @physics_jit
         def rollout(state):
             def one(state, key):
                 a = jr.uniform(key, (4, env.action_size), minval=-1, maxval=1)
