@@ -1,5 +1,7 @@
 """Small shared test utilities (no equicrl import at module level is needed here)."""
 
+import functools
+
 import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
 import numpy as np
@@ -83,20 +85,15 @@ def physics_jit(fun):
     return jax.jit(fun, compiler_options=_physics_options())
 
 
+@functools.cache
 def _physics_options():
-    global _PHYSICS_OPTIONS
-    if _PHYSICS_OPTIONS is None:
-        import jax
+    import jax
 
-        options = {"xla_cpu_use_fusion_emitters": False}
-        try:  # a JAX whose XLA has dropped the option: the default emitters
-            if jax.default_backend() != "cpu":
-                raise ValueError
-            jax.jit(lambda x: x + 1, compiler_options=options)(1.0)
-        except Exception:
-            options = {}
-        _PHYSICS_OPTIONS = options
-    return _PHYSICS_OPTIONS
-
-
-_PHYSICS_OPTIONS = None
+    if jax.default_backend() != "cpu":
+        return {}
+    options = {"xla_cpu_use_fusion_emitters": False}
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=options)(1.0)
+    except Exception:  # a JAX whose XLA has dropped the option: the default emitters
+        return {}
+    return options

@@ -177,12 +177,15 @@ class NearWalls:
         # model with its walls, computed in one compiled program: run eagerly,
         # its few hundred small operations would each compile on their own (5 s
         # for the humanoid).
-        contacts = jax.jit(
-            lambda: list(
-                collision_driver._contact_groups(sys, mjx.make_data(sys)).values()
-            )
-        )()
-        groups = list(zip(collision_driver._geom_groups(sys), contacts))
+        # The groups' keys are not arrays: kept aside while the program traces.
+        keys = []
+
+        def contact_groups():
+            groups = collision_driver._contact_groups(sys, mjx.make_data(sys))
+            keys.extend(groups)
+            return list(groups.values())
+
+        groups = list(zip(keys, jax.jit(contact_groups)(), strict=True))
         by_pair, self._condim = {}, {}
         for _, contact in groups:
             for k, (g1, g2) in enumerate(np.asarray(contact.geom)):
