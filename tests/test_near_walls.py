@@ -10,10 +10,11 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from brax import kinematics
+from brax.spring import pipeline as spring_pipeline
 from helpers import physics_jit
 
 from equicrl import envs
+from equicrl.envs._near_walls import _brax_resolve
 
 
 def wall_states(env, n: int, seed: int) -> np.ndarray:
@@ -41,30 +42,46 @@ def wall_states(env, n: int, seed: int) -> np.ndarray:
     return q
 
 
+def wall_velocities(env, n: int, seed: int) -> np.ndarray:
+    """`n` joint velocities to go with [`wall_states`][]: the root thrown at up to
+    4 m/s and spinning, every hinge moving."""
+    rng = np.random.default_rng(seed + 1)
+    qd = rng.normal(0.0, 2.0, (n, env.sys.qd_size()))
+    qd[:, :3] = rng.uniform(-4.0, 4.0, (n, 3))
+    return qd
+
+
 @functools.cache
 def _contacts(name, dtype):
-    """Jitted `(q) -> (all pairs, near walls)` contacts of a batch of joint
-    positions: distance, position, frame and geom pair of every row (the env built
-    in the precision `dtype` runs in)."""
+    """Jitted `(q, qd) -> (all pairs, near walls)` of a batch of joint positions
+    and velocities: distance, position, frame and geom pair of every contact row,
+    and the velocity changes of Brax's spring collision resolution (all pairs:
+    Brax's own; near walls: `NearWalls.resolve`, which resolves only the wall rows
+    that touch). The env is built in the precision `dtype` runs in."""
     env = envs.make_env(name)
+    near = env._near_walls
 
     def rows(c):
         return c.dist, c.pos, c.frame, c.geom
 
-    def both(q):
-        x, _ = kinematics.forward(env.sys, q, jnp.zeros(env.sys.qd_size()))
-        return rows(brax.contact.get(env.sys, x)), rows(env._near_walls(x))
+    def both(q, qd):
+        state = spring_pipeline.init(env.sys, q, qd)
+        full = brax.contact.get(env.sys, state.x), _brax_resolve(env.sys, state)
+        mine = near(state.x), near.resolve(env.sys, state)
+        return [(rows(c), (dv.vel, dv.ang)) for c, dv in (full, mine)]
 
     return env, physics_jit(jax.vmap(both))
 
 
 def _active(dist, pos, frame, geom):
-    """Active contacts (distance < 0) by (geom 1, geom 2, row within the pair)."""
+    """Active contacts (distance < 0) by (geom 1, geom 2, which of the pair's active
+    contacts, in row order): the near-wall contacts hold only a pair's active
+    contacts, all pairs every contact of every pair."""
     out, seen = {}, {}
     for d, p, f, g in zip(dist, pos, frame, geom):
-        key = (int(g[0]), int(g[1]))
-        k = seen[key] = seen.get(key, -1) + 1
         if d < 0:
+            key = (int(g[0]), int(g[1]))
+            k = seen[key] = seen.get(key, -1) + 1
             out[(*key, k)] = (d, p, f)
     return out
 
@@ -74,12 +91,26 @@ def compare_contacts(name: str, dtype, n: int = 1000, seed: int = 0) -> dict:
     `dtype`: raises `AssertionError` unless the active contacts are the same pairs;
     returns the largest deviations and how hard the states were."""
     env, both = _contacts(name, dtype)
-    q = wall_states(env, n, seed)
-    full, near = jax.tree.map(np.asarray, both(jnp.asarray(q, dtype)))
+    q, qd = wall_states(env, n, seed), wall_velocities(env, n, seed)
+    (full, full_dv), (near, near_dv) = jax.tree.map(
+        np.asarray, both(jnp.asarray(q, dtype), jnp.asarray(qd, dtype))
+    )
     assert full[0].dtype == near[0].dtype == dtype
     walls = set(np.asarray(env._near_walls._wall_ids).tolist())
     out = dict(env=name, dtype=np.dtype(dtype).name, states=n, active=0)
     out.update(dist=0.0, pos=0.0, frame=0.0, most_walls=0, most_wall_pairs=0)
+    # The resolution's velocity changes, largest difference against the largest
+    # change; and how many states touched walls at more rows than the resolution
+    # is handed at first (those resolve every row).
+    scale = max(np.abs(full_dv[0]).max(), np.abs(full_dv[1]).max())
+    out["resolve"] = float(
+        max(np.abs(a - b).max() for a, b in zip(full_dv, near_dv)) / scale
+    )
+    wall_rows = np.isin(near[3][:, :, 1], list(walls)) & (near[0] < 0)
+    out["most_wall_rows"] = int(wall_rows.sum(1).max())
+    out["over_max_wall_rows"] = int(
+        (wall_rows.sum(1) > env._near_walls.max_wall_rows).sum()
+    )
     for b in range(n):
         a = _active(*(r[b] for r in full))
         c = _active(*(r[b] for r in near))
@@ -106,6 +137,11 @@ def test_near_wall_contacts_are_the_all_pairs_contacts(name):
     with jax.enable_x64(True):
         out = compare_contacts(name, np.float64)
     assert max(out["dist"], out["pos"], out["frame"]) < 1e-5, out
+    # Brax's spring resolution of the same states: the same velocity changes
+    # whether every wall row is resolved or only those that touch, both when they
+    # fit in max_wall_rows and when they do not (then every row is).
+    assert out["resolve"] < 1e-9, out
+    assert out["over_max_wall_rows"] >= 10 and out["most_wall_rows"] > 8, out
     # The sample holds the hard cases: a robot touching two walls at once, and
     # many of its geoms pressed into walls at once.
     assert out["most_walls"] >= 2
