@@ -8,6 +8,12 @@ random joint angles: `tests/test_near_walls.py::wall_states`) go through Brax's
 gives the largest differences of their distance, position and frame, in float64
 (the same arithmetic) and float32 (differently batched, so differently rounded),
 and how hard the states were (most walls and most wall pairs touched at once).
+With velocities (`wall_velocities`: thrown at up to 4 m/s), the same states go
+through Brax's spring collision resolution with every wall row and through
+`NearWalls.resolve`, which hands it only the touching wall rows (all of them where
+more than `max_wall_rows` touch): the largest difference of the velocity changes,
+against the largest change, and how many states touched walls at more rows than
+`max_wall_rows`.
 
     python benchmarks/near_walls_exact.py
 
@@ -49,14 +55,16 @@ def main() -> None:
     out.write_text(json.dumps({"machine": machine(), "results": rows}, indent=1))
     print(
         "\n| env | dtype | active contacts | max dist diff | max pos diff | "
-        "max frame diff | most walls | most wall pairs |"
+        "max frame diff | most walls | most wall pairs | resolution diff | "
+        "states over max_wall_rows |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['env']} | {r['dtype']} | {r['active']:,} | {r['dist']:.1e} | "
             f"{r['pos']:.1e} | {r['frame']:.1e} | {r['most_walls']} | "
-            f"{r['most_wall_pairs']} |"
+            f"{r['most_wall_pairs']} | {r['resolve']:.1e} | "
+            f"{r['over_max_wall_rows']} (up to {r['most_wall_rows']}) |"
         )
     print(f"wrote {out}")
 

@@ -266,6 +266,8 @@ def near_walls_exact() -> str:
             f"{r['frame']:.1e}",
             r["most_walls"],
             r["most_wall_pairs"],
+            f"{r['resolve']:.1e}",
+            f"{r['over_max_wall_rows']:,} (up to {r['most_wall_rows']})",
         ]
         for r in _load(name)["results"]
     ]
@@ -279,8 +281,10 @@ def near_walls_exact() -> str:
         "frame",
         "walls at once",
         "wall pairs at once",
+        "resolution",
+        "states over 8 wall rows",
     ]
-    return _table(header, rows, "llrrrrrrr") + _source(name)
+    return _table(header, rows, "llrrrrrrrrr") + _source(name)
 
 
 # Training ---------------------------------------------------------------------
