@@ -355,8 +355,8 @@ class NearWalls:
         return pending, jnp.maximum(rect, 0).reshape(-1), GeomInfo(xpos, xmat, size)
 
     def _touching(self, rows: int):
-        """`(xpos, xmat) -> (contact, pair, count)` of `_pooled`, for one env;
-        under `jax.vmap`, every env of the batch at once."""
+        """`(xpos, xmat) -> (contact, count)` of `_pooled`, for one env; under
+        `jax.vmap`, every env of the batch at once."""
         if rows in self._touching_fns:
             return self._touching_fns[rows]
 
@@ -430,6 +430,7 @@ class NearWalls:
                 )
                 ncon = d.shape[1]
                 d = jnp.where((k < total)[:, None], d, 1.0)
+                # The pair's indices ride along as floats: exact below 2**24.
                 new.append(
                     jnp.concatenate(
                         [
