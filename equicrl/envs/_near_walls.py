@@ -184,7 +184,6 @@ class NearWalls:
         table = -np.ones((rows + 2, cols + 2), np.int32)
         for r, (i, j, h, w) in enumerate(rectangles):
             table[i + 1 : i + 1 + h, j + 1 : j + 1 + w] = r
-        self._table = table
         # The same table packed for the candidates: rectangle * 4, + 2 where the
         # cell before (along the rows) has the same rectangle, + 1 where the cell
         # before along the columns has; -1 where no wall is.
@@ -222,14 +221,12 @@ class NearWalls:
             size[g, 0] + (size[g, 1] if model.geom_type[g] == _CAPSULE else 0.0)
             for g in robot
         ]
-        self._reach = float(max(reach, default=0.0))
+        reach = float(max(reach, default=0.0))
         # Cells an interval of 2 * reach can span, per axis, and the most wall
         # rectangles any block of block x block cells holds (2 in every maze of the
         # paper): the slots of each geom. The humanoid's largest geom reaches 0.23 m
         # from its centre and the ant's 0.36 m, under half a cell (1 m and 2 m).
-        self.block = b = (
-            int(np.ceil((2 * self._reach + 2 * _SLACK) / self.cell_size)) + 1
-        )
+        self.block = b = int(np.ceil((2 * reach + 2 * _SLACK) / self.cell_size)) + 1
         padded = np.pad(table, b - 1, constant_values=-1)
         self.slots = max(
             len(set(padded[i : i + b, j : j + b].ravel()) - {-1})
@@ -249,47 +246,36 @@ class NearWalls:
             return list(groups.values())
 
         groups = list(zip(keys, jax.jit(contact_groups)(), strict=True))
-        by_pair, self._condim = {}, {}
-        for _, contact in groups:
+        by_pair, condims = {}, {}
+        for key, contact in groups:
             for k, (g1, g2) in enumerate(np.asarray(contact.geom)):
                 by_pair[int(g1), int(g2)] = {
                     f: np.asarray(getattr(contact, f)[k]) for f in _PARAMS
                 }
-        for key, _ in groups:
-            if key.types[1] == _BOX and key.types[0] in _NCON:
-                self._condim[key.types[0]] = key.condim
-        self._params = {}
-        for t, ids in self._geoms.items():
-            rows_ = [[by_pair[int(g), int(w)] for w in wall_ids] for g in ids]
-            self._params[t] = {
-                f: np.stack([np.stack([r[f] for r in row]) for row in rows_])
-                for f in _PARAMS
-            }
+            if key.types[1] == _BOX and key.types[0] in self._geoms:
+                condims[key.types[0]] = key.condim
         # The robot's wall geoms, by type as self._geoms, and their parameters
         # with every wall.
-        self._robot = np.concatenate([ids for ids in self._geoms.values()] or [[]])
-        self._robot = self._robot.astype(int)
+        self._robot = np.concatenate([np.zeros(0, int), *self._geoms.values()])
         self._robot_link = sys.geom_bodyid[self._robot] - 1
-        self._pair_params = (
-            {
-                f: np.concatenate([self._params[t][f] for t in self._geoms])
-                for f in _PARAMS
-            }
-            if self._geoms
-            else {}
-        )
+        self._pair_params = {
+            f: np.array(
+                [[by_pair[int(g), int(w)][f] for w in wall_ids] for g in self._robot]
+            )
+            for f in _PARAMS
+        }
         # A pair's elasticity: the mean of its two geoms', as Brax's.
         elasticity = np.asarray(sys.elasticity)
         self._pair_params["elasticity"] = (
             elasticity[self._robot][:, None] + elasticity[wall_ids][None, :]
         ) * 0.5
-        condims = {self._condim[t] for t in self._geoms}
-        if len(condims) > 1:
+        if len(set(condims.values())) > 1:
             raise ValueError(
                 f"near-wall contacts need one contact dimension for every robot "
-                f"geom type, got {sorted(condims)}; pass cull_walls=False"
+                f"geom type, got {sorted(set(condims.values()))}; pass "
+                f"cull_walls=False"
             )
-        self._condim = condims.pop() if condims else 3
+        self._condim = next(iter(condims.values()), 3)
         # The most wall contacts there can be at once: every geom touching every
         # rectangle around it, at every contact point of the routine.
         self.all_rows = sum(
