@@ -21,7 +21,11 @@ if "mujoco.mjx" not in sys.modules:
 
 from ._arm import ArmGoalEnv as ArmGoalEnv
 from ._arm_model import arm_mjcf as arm_mjcf, ArmTask as ArmTask, TASKS as TASKS
-from ._goal_env import GoalAutoResetWrapper as GoalAutoResetWrapper, GoalEnv as GoalEnv
+from ._goal_env import (
+    FirstStateAutoResetWrapper as FirstStateAutoResetWrapper,
+    GoalAutoResetWrapper as GoalAutoResetWrapper,
+    GoalEnv as GoalEnv,
+)
 from ._layouts import (
     get_layout as get_layout,
     LAYOUTS as LAYOUTS,
@@ -31,6 +35,7 @@ from ._layouts import (
 from ._locomotion import AntGoalEnv as AntGoalEnv, HumanoidGoalEnv as HumanoidGoalEnv
 from ._near_walls import NearWalls as NearWalls
 from ._point_maze import PointMaze as PointMaze
+from ._reacher import ReacherGoalEnv as ReacherGoalEnv
 from ._registry import (
     is_env as is_env,
     list_envs as list_envs,

@@ -277,3 +277,66 @@ class GoalAutoResetWrapper(Wrapper):
             obs=where_done(fresh["obs"], state.obs),
             info=info,
         )
+
+
+class FirstStateAutoResetWrapper(Wrapper):
+    """Resets a *batch* of environments when their episodes end by putting each env
+    slot back to *its own first state*: the release's training behaviour (Brax's
+    `AutoResetWrapper`), where every env slot keeps one start and one goal for the
+    whole run.
+
+    Brax's `AutoResetWrapper` restores the first pipeline state and observation; a
+    goal env also keeps its commanded goal in `info` (`info["goal"]`), so this
+    wrapper restores the env's own `info` with them, and so gives each slot exactly
+    its first episode's start and goal again (plus nothing random: the dynamics of a
+    Brax env are deterministic). As [`equicrl.envs.GoalAutoResetWrapper`][], the
+    observation returned with `done = 1` is already the next episode's first one, the
+    finished episode's last observation is in `info["last_obs"]`, and Brax's episode
+    bookkeeping stays the finished episode's at that step.
+
+    Apply it after `VmapWrapper`, as [`equicrl.envs.wrap_for_training`][] does with
+    `reset="first"`.
+    """
+
+    _OWN = ("first_state",)
+
+    def reset(self, rng: jax.Array) -> State:
+        state = self.env.reset(rng)
+        state.info["first_state"] = {
+            "pipeline_state": state.pipeline_state,
+            "obs": state.obs,
+            "info": {
+                name: value
+                for name, value in state.info.items()
+                if name not in _EPISODE_INFO
+            },
+        }
+        state.info["last_obs"] = state.obs
+        return state
+
+    def step(self, state: State, action: jax.Array) -> State:
+        info = dict(state.info)
+        first = info.pop("first_state")
+        if "steps" in info:
+            steps = info["steps"]
+            info["steps"] = jnp.where(state.done, jnp.zeros_like(steps), steps)
+        state = state.replace(done=jnp.zeros_like(state.done), info=info)
+        state = self.env.step(state, action)
+        done = state.done.astype(bool)
+
+        def where_done(new, old):
+            return jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)
+
+        info = dict(state.info)
+        info["last_obs"] = state.obs
+        for name, value in first["info"].items():
+            if name in info and name not in _EPISODE_INFO:
+                info[name] = jax.tree.map(where_done, value, info[name])
+        info["first_state"] = first
+        return state.replace(
+            pipeline_state=jax.tree.map(
+                where_done, first["pipeline_state"], state.pipeline_state
+            ),
+            obs=where_done(first["obs"], state.obs),
+            info=info,
+        )

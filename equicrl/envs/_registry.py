@@ -4,15 +4,19 @@ from collections.abc import Callable
 from brax.envs.base import Env
 from brax.envs.wrappers.training import EpisodeWrapper, VmapWrapper
 
-from .._checks import check_positive_int
+from .._checks import check_choice, check_positive_int
 from ._arm import ArmGoalEnv
 from ._arm_model import TASKS as ARM_TASKS
-from ._goal_env import GoalAutoResetWrapper, GoalEnv
+from ._goal_env import FirstStateAutoResetWrapper, GoalAutoResetWrapper, GoalEnv
 from ._locomotion import AntGoalEnv, HumanoidGoalEnv
 from ._point_maze import PointMaze
+from ._reacher import ReacherGoalEnv
 
 
 _REGISTRY: dict[str, Callable[..., GoalEnv]] = {}
+
+# How a training env starts its next episode (`wrap_for_training`'s `reset`).
+RESETS = ("fresh", "first")
 
 # Layout of every maze env, and the layout of its evaluation variant.
 MAZES = {
@@ -115,18 +119,29 @@ def wrap_for_training(
     episode_length: int = 1000,
     action_repeat: int = 1,
     reset_pool_size: int = 4,
+    reset: str = "fresh",
 ) -> Env:
-    """Episodes of `episode_length` steps, batched over envs, reset with a new goal.
+    """Episodes of `episode_length` steps, batched over envs, reset when they end.
 
     `EpisodeWrapper` (step count and truncation), then `VmapWrapper` (`reset` takes a
-    batch of keys, `step` a batch of actions), then
-    [`equicrl.envs.GoalAutoResetWrapper`][] (a fresh start and goal when an episode
-    ends, from a pool of `reset_pool_size` reset states per env).
+    batch of keys, `step` a batch of actions), then the auto-reset that `reset`
+    names:
+
+    - `"fresh"` (default, equicrl's): [`equicrl.envs.GoalAutoResetWrapper`][], a
+        fresh start and goal when an episode ends, from a pool of `reset_pool_size`
+        reset states per env;
+    - `"first"` (the release's): [`equicrl.envs.FirstStateAutoResetWrapper`][],
+        each env slot goes back to its own first state, so it keeps one start and one
+        goal for the whole run (32 envs: 32 goals), as Brax's `AutoResetWrapper` does
+        in the release's training.
     """
     check_positive_int("episode_length", episode_length)
     check_positive_int("action_repeat", action_repeat)
-    env = EpisodeWrapper(env, episode_length, action_repeat)
-    return GoalAutoResetWrapper(VmapWrapper(env), pool_size=reset_pool_size)
+    check_choice("reset", reset, RESETS)
+    env = VmapWrapper(EpisodeWrapper(env, episode_length, action_repeat))
+    if reset == "first":
+        return FirstStateAutoResetWrapper(env)
+    return GoalAutoResetWrapper(env, pool_size=reset_pool_size)
 
 
 def _register_point_mazes() -> None:
@@ -170,6 +185,11 @@ def _register_locomotion() -> None:
             )
 
 
+def _register_reacher() -> None:
+    # The release's reacher: training and evaluation draw targets from the same disc.
+    register_env("reacher", lambda **kw: ReacherGoalEnv(**kw))
+
+
 def _register_arms() -> None:
     # The arm tasks have no evaluation variants: training and evaluation draw starts
     # and goals from the same ranges.
@@ -179,4 +199,5 @@ def _register_arms() -> None:
 
 _register_point_mazes()
 _register_locomotion()
+_register_reacher()
 _register_arms()

@@ -10,6 +10,8 @@ from ..nn._losses import INFONCE_KINDS
 
 
 PREFILLS = ("actor", "uniform")
+# How a training env slot starts its next episode (see `CRLConfig.episode_reset`).
+EPISODE_RESETS = ("fresh", "first")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +31,13 @@ class CRLConfig:
     """Steps each env takes per collection (one epoch)."""
     episode_length: int = 1000
     """Steps per episode, in training and evaluation."""
+    episode_reset: str = "fresh"
+    """How a training env starts its next episode when one ends: `"fresh"`
+    (equicrl's), a new start and goal drawn from the env's reset distribution; or
+    `"first"` (the release's: Brax's `AutoResetWrapper`), the env slot goes back to
+    its own first state, so each of the `num_envs` slots keeps one start and one goal
+    for the whole run. Evaluation always draws fresh episodes. See
+    [`equicrl.envs.wrap_for_training`][]."""
     replay_rows: int = 10_000
     """Replay capacity in time rows (each row holds one step of every env; FIFO)."""
     prefill_rows: int = 1_000
@@ -156,6 +165,7 @@ class CRLConfig:
         check_choice("energy", self.energy, ENERGIES)
         check_choice("infonce_kind", self.infonce_kind, INFONCE_KINDS)
         check_choice("prefill", self.prefill, PREFILLS)
+        check_choice("episode_reset", self.episode_reset, EPISODE_RESETS)
         check_choice("distill_loss", self.distill_loss, DISTILL_LOSSES)
         if self.teacher is not None and (
             not isinstance(self.teacher, str) or not self.teacher

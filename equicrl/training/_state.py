@@ -70,7 +70,9 @@ def make_parts(config: CRLConfig, env_overrides: dict | None = None) -> Parts:
     env = make_env(config.env_name, **env_overrides)
     eval_name = config.env_name + "_eval"
     eval_env = make_env(eval_name, **env_overrides) if eval_name in list_envs() else env
-    train_env = wrap_for_training(env, episode_length=config.episode_length)
+    train_env = wrap_for_training(
+        env, episode_length=config.episode_length, reset=config.episode_reset
+    )
     optimisers = (
         optax.adam(config.actor_lr),
         optax.adam(config.critic_lr),
