@@ -48,6 +48,7 @@ def test_frozen_and_replace_validates():
         (dict(num_devices=3), r"num_envs.*num_devices"),
         (dict(num_devices=8, eval_envs=4), r"eval_envs.*num_devices"),
         (dict(matmul_dtype="float16"), r"matmul_dtype"),
+        (dict(episode_reset="random"), r"episode_reset"),
     ],
 )
 def test_invalid_values_name_the_fields(changes, match):

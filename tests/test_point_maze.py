@@ -335,3 +335,42 @@ def test_training_wrapper_under_vmap_gives_each_member_its_own_run_and_keeps_a_c
     assert str(jax.make_jaxpr(jax.vmap(env.step))(both, actions)).count(" cond[") == (
         conds
     )
+
+
+def test_training_wrapper_first_state_resets_as_the_release():
+    # `reset="first"` (the release's training resets): every env slot goes back to
+    # its own first start and goal. The reference is Brax's own AutoResetWrapper
+    # (what the release wraps its training envs in) over the same EpisodeWrapper
+    # and VmapWrapper, from the same first state and with the same actions; goals
+    # are not redrawn on success here, so the whole state is the pipeline state and
+    # the observation.
+    length, n = 4, 8
+    base = envs.make_env("point_maze_u_maze", new_goal_on_success=False)
+    ours = envs.wrap_for_training(base, episode_length=length, reset="first")
+    assert isinstance(ours, envs.FirstStateAutoResetWrapper)
+    ref = AutoResetWrapper(VmapWrapper(EpisodeWrapper(base, length, 1)))
+    state = jax.jit(ours.reset)(jr.split(jr.key(7), n))
+    first_obs = np.asarray(state.obs)
+    ref_info = {k: v for k, v in state.info.items() if k not in ("first_state", "last_obs")}
+    ref_info.update(first_obs=state.obs, first_pipeline_state=state.pipeline_state)
+    ref_state = state.replace(info=ref_info)
+    step, ref_step = jax.jit(ours.step), jax.jit(ref.step)
+    actions = jr.uniform(jr.key(8), (3 * length, n, 2), minval=-1, maxval=1)
+    for t, action in enumerate(actions):
+        previous = state
+        state, ref_state = step(state, action), ref_step(ref_state, action)
+        np.testing.assert_array_equal(state.done, t % length == length - 1)
+        np.testing.assert_array_equal(state.obs, ref_state.obs)
+        np.testing.assert_array_equal(state.info["steps"], ref_state.info["steps"])
+        # The observation always carries the env's current goal: the first one.
+        np.testing.assert_array_equal(state.obs[:, 2:], state.info["goal"])
+        np.testing.assert_array_equal(state.info["goal"], first_obs[:, 2:])
+        if t % length == length - 1:
+            np.testing.assert_array_equal(state.obs, first_obs)
+            # The finished episode's last observation is kept.
+            assert not np.array_equal(state.info["last_obs"], first_obs)
+            np.testing.assert_array_equal(state.info["last_obs"][:, 2:], first_obs[:, 2:])
+        else:
+            assert not np.array_equal(state.obs, previous.obs)
+    with pytest.raises(ValueError, match="reset"):
+        envs.wrap_for_training(base, reset="firstt")
