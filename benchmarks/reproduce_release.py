@@ -78,8 +78,14 @@ METRICS = ("time_at_goal", "success")
 
 def settings(args) -> dict:
     """The comparison's settings, one dict for both codes."""
+    from equicrl.envs import is_env
+
+    # equicrl evaluates a maze on its `_eval` variant (far goals only); the release
+    # is given the same (`--eval_env_id`, as its README's commands do).
+    evaluation = {"eval_env": args.env + "_eval"} if is_env(args.env + "_eval") else {}
     return dict(
         env=args.env,
+        **evaluation,
         num_envs=args.num_envs,
         unroll_length=args.unroll_length,
         episode_length=args.episode_length,
@@ -154,7 +160,7 @@ def release_flags(s: dict, seed: int) -> list[str]:
         "unroll_length"
     ]
     return [
-        "--env_id", s["env"], "--eval_env_id", s["env"],
+        "--env_id", s["env"], "--eval_env_id", s.get("eval_env", s["env"]),
         "--seed", str(seed),
         "--num_envs", str(s["num_envs"]),
         "--unroll_length", str(s["unroll_length"]),

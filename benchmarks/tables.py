@@ -683,6 +683,13 @@ def distill_latency() -> str:
     return _table(header, rows) + _source(name)
 
 
+def reproduce_reacher() -> str:
+    import reproduce_release
+
+    name = "reproduce_reacher.json"
+    return reproduce_release.table(_load(name)) + _source(name)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__.replace("_", "-"): f
     for f in (
@@ -710,6 +717,7 @@ TABLES: dict[str, Callable[[], str]] = {
         collector,
         distill_scores,
         distill_latency,
+        reproduce_reacher,
     )
 }
 

@@ -46,6 +46,9 @@ class ReacherGoalEnv(GoalEnv):
     Actions in `[-1, 1]` are the motors' controls (their ctrlrange is `[-1, 1]`).
     """
 
+    # What the achieved goal is, for pictures of its paths.
+    ACHIEVED = "fingertip"
+
     def __init__(
         self,
         *,

@@ -187,9 +187,12 @@ def _background(ax, env, obs: np.ndarray) -> tuple[str, bool, list]:
     ax.set_ylabel("y (m)", fontsize=7)
     task = getattr(env, "task", None)
     if task is None or not hasattr(task, "region_centres"):
-        # The open floor: the torso's path from above.
+        # The open floor (the torso's path from above), or the reacher's arena (the
+        # fingertip's).
         ax.grid(color="#dddddd", linewidth=0.5)
-        return "torso paths on the open floor", False, []
+        achieved = getattr(env, "ACHIEVED", "torso")
+        where = "on the open floor" if achieved == "torso" else "from above"
+        return f"{achieved} paths {where}", False, []
     # The arm: the table from above, the cube's start and goal regions on it; the
     # view holds the regions and the paths, not the whole table.
     ax.add_patch(Rectangle((-0.6, -0.1), 1.2, 1.1, color="#efe6d2", zorder=0))
