@@ -130,8 +130,7 @@ def equicrl_config(s: dict, seeds: int, episode_reset: str):
         prefill_rows=s["prefill_rows"],
         prefill="actor",
         batch_size=s["batch_size"],
-        env_steps_per_gradient_step=per_collection
-        / s["gradient_steps_per_collection"],
+        env_steps_per_gradient_step=per_collection / s["gradient_steps_per_collection"],
         actor_lr=s["learning_rate"],
         critic_lr=s["learning_rate"],
         alpha_lr=s["learning_rate"],
@@ -156,9 +155,10 @@ def release_flags(s: dict, seed: int) -> list[str]:
     # unrolls: 17 x 62 rows for 1,000) and trains
     # (total - that) // (epochs * num_envs * unroll) collections per epoch.
     prefill = s["prefill_rows"] * s["num_envs"]
-    total = prefill + s["epochs"] * s["collections_per_epoch"] * s["num_envs"] * s[
-        "unroll_length"
-    ]
+    total = (
+        prefill
+        + s["epochs"] * s["collections_per_epoch"] * s["num_envs"] * s["unroll_length"]
+    )
     return [
         "--env_id", s["env"], "--eval_env_id", s.get("eval_env", s["env"]),
         "--seed", str(seed),
@@ -459,7 +459,9 @@ def table(result: dict) -> str:
     for name in result["codes"]:
         f = s["final"][name]
         t = s["time_to_level"][name]
-        reach = "not reached" if t is None else f"{t['wall_s']:.0f} / {t['wall_all_s']:.0f}"
+        reach = (
+            "not reached" if t is None else f"{t['wall_s']:.0f} / {t['wall_all_s']:.0f}"
+        )
         lines.append(
             f"| {LABELS[name]} | {f['time_at_goal']['mean']:.1f} +- "
             f"{f['time_at_goal']['stderr']:.1f} | "
@@ -525,7 +527,7 @@ def main() -> None:
     p.add_argument("--release-timeout", type=float, default=4 * 3600)
     p.add_argument("--out", help="the JSON (default results/reproduce_ENV.json)")
     p.add_argument("--replot", action="store_true",
-                   help="redraw the PNG and print the tables from the JSON")  # fmt: skip
+                   help="redraw the PNG and print the tables from the JSON")  # fmt: skip # noqa: E501
     p.add_argument("--code", choices=CODES[1:], help=argparse.SUPPRESS)
     args = p.parse_args()
     out = Path(args.out) if args.out else RESULTS / f"reproduce_{args.env}.json"

@@ -33,6 +33,27 @@ def test_help_lists_presets_and_config_flags(name, monkeypatch, capsys):
     assert "--preset" in out and "--critic-depth" in out and "--resume" in out
 
 
+def test_help_reads_as_plain_text(monkeypatch, capsys):
+    from equicrl.cli._main import plain_help_text
+
+    # Paragraphs on one line (the terminal wraps them), bullets kept, the docs'
+    # cross-references as their text.
+    text = (
+        "A run (see [`equicrl.distill`][]) or\n[the docs][equicrl.x].\n\n- one\n- two"
+    )
+    assert plain_help_text(text) == (
+        "A run (see `equicrl.distill`) or the docs.\n\n- one\n- two"
+    )
+    monkeypatch.setenv("COLUMNS", "250")
+    with pytest.raises(SystemExit):
+        _run_example("point_maze.py", ["--help"], monkeypatch)
+    out = capsys.readouterr().out
+    assert "][" not in out
+    # A docstring's source line breaks no longer break its help mid-phrase.
+    assert "A directory that holds a run is refused unless --resume" in out
+    assert "(see `equicrl.distill`): instead of contrastive RL" in out
+
+
 def test_arm_presets_are_the_paper_tasks():
     presets = runpy.run_path(str(EXAMPLES / "arm.py"))["PRESETS"]
     tasks = {name: c.env_name for name, c in presets.items() if name != "smoke"}

@@ -351,7 +351,9 @@ def test_training_wrapper_first_state_resets_as_the_release():
     ref = AutoResetWrapper(VmapWrapper(EpisodeWrapper(base, length, 1)))
     state = jax.jit(ours.reset)(jr.split(jr.key(7), n))
     first_obs = np.asarray(state.obs)
-    ref_info = {k: v for k, v in state.info.items() if k not in ("first_state", "last_obs")}
+    ref_info = {
+        k: v for k, v in state.info.items() if k not in ("first_state", "last_obs")
+    }
     ref_info.update(first_obs=state.obs, first_pipeline_state=state.pipeline_state)
     ref_state = state.replace(info=ref_info)
     step, ref_step = jax.jit(ours.step), jax.jit(ref.step)
@@ -369,7 +371,9 @@ def test_training_wrapper_first_state_resets_as_the_release():
             np.testing.assert_array_equal(state.obs, first_obs)
             # The finished episode's last observation is kept.
             assert not np.array_equal(state.info["last_obs"], first_obs)
-            np.testing.assert_array_equal(state.info["last_obs"][:, 2:], first_obs[:, 2:])
+            np.testing.assert_array_equal(
+                state.info["last_obs"][:, 2:], first_obs[:, 2:]
+            )
         else:
             assert not np.array_equal(state.obs, previous.obs)
     with pytest.raises(ValueError, match="reset"):

@@ -94,7 +94,10 @@ def test_steps_like_braxs_own_reacher():
     last = states[-1].pipeline_state
     assert np.isfinite(np.asarray(last.q)).all()
     # The arm moved: the comparison is not of states at rest.
-    assert np.abs(np.asarray(last.q[:, :2] - states[0].pipeline_state.q[:, :2])).max() > 0.05
+    assert (
+        np.abs(np.asarray(last.q[:, :2] - states[0].pipeline_state.q[:, :2])).max()
+        > 0.05
+    )
 
 
 def test_observation_goal_and_success_by_hand():

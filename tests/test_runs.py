@@ -58,7 +58,7 @@ BAD_FLAGS = [
     (["--eval-every", "0"], "`--eval-every` must be a positive integer"),
     (
         ["--num-env", "32"],
-        "Unrecognized options: --num-env, 32; perhaps you meant --num-envs",
+        "unrecognized option: --num-env; perhaps you meant --num-envs",
     ),
     (["--env-name", "point_maze_u_maze_gen_9f"], "distances run from 1 to 6"),
     (["--collector-depth", "6"], "`collector_depth` (6) must be a multiple"),
@@ -124,6 +124,24 @@ def test_bad_run_directories_are_one_line_and_status_2(tmp_path, capsys):
     assert digest(run) == before
 
 
+@pytest.mark.slow
+def test_evaluate_on_a_finished_run_gives_its_final_evaluation(tmp_path):
+    # By default `Run.evaluate()` uses the key of training's own evaluation at the
+    # checkpoint's epoch: the final evaluation the run printed and recorded. Another
+    # fold gives other episodes.
+    config = tiny_config(2)
+    _, history = equicrl.train(
+        config, run_dir=tmp_path, checkpoint_every=2, outputs=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    run = equicrl.load_run(tmp_path)
+    (again,) = run.evaluate()
+    for name in ("success", "time_at_goal", "final_dist"):
+        assert again[name] == pytest.approx(history[-1][f"eval/{name}"], abs=1e-6)
+    (fresh,) = run.evaluate(fold=2**31 - 1)
+    assert fresh["final_dist"] != pytest.approx(again["final_dist"], abs=1e-6)
+
+
 def test_resume_never_loses_the_records_of_a_run_with_no_checkpoint(tmp_path, capsys):
     from equicrl.runs._rundir import check_run_dir, RunDir
 
@@ -150,6 +168,9 @@ def test_resume_never_loses_the_records_of_a_run_with_no_checkpoint(tmp_path, ca
     compiling = _fake_run(tmp_path / "compiling", epoch=0, checkpoint_every=None)
     (compiling / "checkpoint.eqx").unlink()
     assert check_run_dir(compiling, longer, resume=True, overwrite=False) is None
+    # Run again without --resume, it is refused with the way on: --resume.
+    with pytest.raises(FileExistsError, match="before its first checkpoint.*--resume"):
+        check_run_dir(compiling, longer, resume=False, overwrite=False)
     files = RunDir(stopped, longer, main_process=True)
     files.start([], {"options": {}}, resumed_at=0)
     assert (stopped / "metrics.jsonl").read_text() == '{"epoch": 1, "env_steps": 0}\n'

@@ -111,6 +111,12 @@ def test_run_writes_config_metrics_and_progress(run):
     for name in ("learning_curve.png", "trajectories.png"):
         assert (run_dir / name).read_bytes()[:4] == b"\x89PNG"
     assert lines[-1].startswith("wrote ") and "trajectories.png" in lines[-1]
+    # The end-of-run rollout says what it does before it starts, and how long it took.
+    assert (
+        lines[-3].startswith("rolling out 16 episodes of ")
+        and "trajectories.png" in lines[-3]
+    )
+    assert lines[-2].startswith("drew trajectories.png in ")
     # Relabelled goals come from the same episodes: episode ids only grow.
     ids = np.asarray(state.buffer.episode_id)
     order = (

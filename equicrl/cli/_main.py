@@ -8,8 +8,10 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import functools
 import io
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -138,7 +140,7 @@ def _parse_options(
         f"{names[0]}. The defaults below are those of --preset {known.preset}."
     )
     default = TrainOptions(config=presets[known.preset], preset=known.preset)
-    with _one_line_tyro_errors():
+    with _one_line_tyro_errors(), _plain_help():
         options = tyro.cli(
             TrainOptions,
             default=default,
@@ -148,6 +150,43 @@ def _parse_options(
             config=(tyro.conf.OmitArgPrefixes,),
         )
     return options, presets[known.preset]
+
+
+# The docs' cross-references: [`equicrl.distill`][] or [the text][equicrl.x].
+_CROSS_REFERENCE = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+# A line break inside a paragraph: not before a blank line or a bullet.
+_SOFT_BREAK = re.compile(r"[ \t]*\n(?![ \t]*(?:\n|- ))[ \t]*")
+
+
+def plain_help_text(text: str) -> str:
+    """A docstring as `--help` shows it: the docs' cross-references as their text,
+    and each paragraph on one line (the terminal wraps it), bullets kept."""
+    return _SOFT_BREAK.sub(" ", _CROSS_REFERENCE.sub(r"\1", text))
+
+
+@contextlib.contextmanager
+def _plain_help():
+    """tyro shows a field's docstring with its source's line breaks, so its help
+    broke mid-phrase at any terminal width, and with the docs' cross-reference syntax.
+    Its field docstrings pass through `plain_help_text` while it parses. (If a tyro
+    release moves the function this wraps, help is shown as written.)"""
+    from tyro import _docstrings
+
+    original = getattr(_docstrings, "get_field_docstring", None)
+    if original is None:
+        yield
+        return
+
+    @functools.wraps(original)
+    def plain(*args, **kwargs):
+        text = original(*args, **kwargs)
+        return plain_help_text(text) if isinstance(text, str) else text
+
+    _docstrings.get_field_docstring = plain
+    try:
+        yield
+    finally:
+        _docstrings.get_field_docstring = original
 
 
 @contextlib.contextmanager
@@ -174,11 +213,7 @@ def _one_line_tyro_errors():
                 message = message.removeprefix("Error parsing config: ")
                 raise UsageError(message) from None
             found = next(
-                (
-                    i
-                    for i, r in enumerate(rows)
-                    if r.startswith("Unrecognized options:")
-                ),
+                (i for i, r in enumerate(rows) if r.startswith("Unrecognized option")),
                 None,
             )
             if found is not None:
@@ -187,8 +222,13 @@ def _one_line_tyro_errors():
                 guesses = [
                     r for r in rows[found:] if r.startswith("--") and set(r) != {"-"}
                 ]
+                # tyro lists the value after an unknown flag as an option too
+                # ("--num-env, 32"): name the flags alone.
+                given = [x.strip() for x in rows[found].split(":", 1)[1].split(",")]
+                flags = [x for x in given if x.startswith("-")] or given
                 raise UsageError(
-                    rows[found]
+                    f"unrecognized option{'s' * (len(flags) > 1)}: "
+                    + ", ".join(flags)
                     + (f"; perhaps you meant {', '.join(guesses)}" if guesses else "")
                     + "; see --help"
                 ) from None

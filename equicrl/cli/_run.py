@@ -181,7 +181,7 @@ def evaluate_run(run):
         f"evaluating {run.path} (checkpoint at epoch {run.epoch}, {run.env_steps:,} "
         f"env steps): {c.eval_envs} episodes on {c.env_name}'s eval env, into {out}"
     )
-    results = run.evaluate()
+    results = run.evaluate(fold=EVAL_ONLY_KEY)
     summary = {
         "run": str(run.path),
         "epoch": run.epoch,

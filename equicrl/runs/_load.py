@@ -81,12 +81,19 @@ class Run:
         self,
         num_episodes: int | None = None,
         *,
-        fold: int = EVAL_ONLY_KEY,
+        fold: int | None = None,
         env_name: str | None = None,
     ) -> list[dict[str, float]]:
         """Evaluate the trained actor as training does ([`equicrl.evaluate`][] on
         `eval_env`, `config.eval_envs` episodes unless `num_episodes`), with each
         seed's evaluation key folded with `fold`. One dict per seed.
+
+        By default (`fold=None`) the key is the one training's own evaluation used
+        at the checkpoint's epoch, so on a finished run this gives the final
+        evaluation it printed and recorded (the same episodes; on another machine,
+        up to its float rounding). Another `fold` gives other episodes: one that no
+        epoch number can be, such as `2**31 - 1` (what `--eval-only` uses), draws
+        episodes that no training evaluation saw.
 
         `env_name` evaluates on another env instead (built with the run's
         `env_overrides`), e.g. a stitching maze at another distance; it must have
@@ -97,6 +104,8 @@ class Run:
         kwargs = dict(
             num_episodes=num_episodes or c.eval_envs, episode_length=c.episode_length
         )
+
+        fold = self.epoch if fold is None else fold
 
         def eval_key(key):
             return jr.fold_in(split_seed_key(key)[3], fold)
@@ -197,7 +206,14 @@ def load_run(run_dir: str | Path) -> Run:
     ```python
     run = equicrl.load_run("runs/point_maze_u_maze-seed0-20261126-101500")
     run.actor, run.critic  # the trained networks
-    run.evaluate()  # [{"success": ..., "time_at_goal": ..., ...}]
+    run.evaluate()  # [{"success": ..., "time_at_goal": ..., ...}], the final one's
+
+    # The trained policy on an env's state and commanded goal:
+    policy, env = run.policy(), run.eval_env
+    env_state = env.reset(jax.random.key(1))  # its obs is concat(state, goal)
+    obs = env_state.obs
+    action = policy(obs[: env.state_dim], env.commanded_goal(obs))
+    env_state = env.step(env_state, action)
     ```
 
     Works on any machine: the state is read onto the default device, whatever number

@@ -5,6 +5,7 @@ The plots need matplotlib (`pip install 'equicrl[plot]'`); it is imported only w
 plot is drawn.
 """
 
+import time
 from pathlib import Path
 
 import equinox as eqx
@@ -397,6 +398,21 @@ def write_run_outputs(
     # the open floor, the arm's cube over the table), which needs no network, and for
     # Brax envs its first episode in Brax's viewer.
     if have_matplotlib or hasattr(env, "sys"):
+        names = [
+            name
+            for name, wanted in (
+                ("trajectories.png", have_matplotlib),
+                ("rollout.html", hasattr(env, "sys")),
+            )
+            if wanted
+        ]
+        # Compiling and running the episodes takes a while for a Brax robot (about
+        # 45 s for the humanoid on 2 CPU cores): say so rather than go quiet.
+        log(
+            f"rolling out 16 episodes of {episode_length} steps of the final policy "
+            f"for {' and '.join(names)} (compiling the rollout included) ..."
+        )
+        started = time.perf_counter()
         states = rollout(
             actor, env, key=key, num_episodes=16, episode_length=episode_length
         )
@@ -404,4 +420,5 @@ def write_run_outputs(
             written.append(_html_from_states(env, states, run_dir / "rollout.html"))
         if have_matplotlib:
             written.append(_plot_states(env, states, run_dir / "trajectories.png"))
+        log(f"drew {' and '.join(names)} in {time.perf_counter() - started:.1f} s")
     return written

@@ -211,6 +211,13 @@ def check_run_dir(
         raise NotADirectoryError(f"the run directory {path} is a file")
     if not resume:
         if run_files(path) and not overwrite:
+            if not (path / CHECKPOINT).exists() and not read_metrics(path):
+                raise FileExistsError(
+                    f"{path} holds a run that stopped before its first checkpoint "
+                    f"and record ({describe_run(path)}); --resume / resume=True "
+                    "starts it again from the beginning, --overwrite / "
+                    "overwrite=True replaces it, or choose another run directory"
+                )
             raise FileExistsError(
                 f"{path} already holds a run ({describe_run(path)}); resume it "
                 "(--resume / resume=True), replace it (--overwrite / "
