@@ -32,6 +32,7 @@ from .nn._update import (
     init_crl_state as init_crl_state,
     Transitions as Transitions,
 )
+from .runs._distill import distill as distill
 from .runs._load import load_run as load_run, Run as Run
 from .runs._loggers import (
     TensorBoardLogger as TensorBoardLogger,
@@ -45,7 +46,6 @@ from .runs._outputs import (
     rollout as rollout,
     save_html_rollout as save_html_rollout,
 )
-from .runs._teacher import distill as distill
 from .runs._train import train as train
 from .training._buffer import (
     TrajectoryBuffer as TrajectoryBuffer,

@@ -1,4 +1,5 @@
-"""The package's layers: no module imports from a layer above its own.
+"""The package's layers: no module imports from a layer above its own, and no modules
+import each other in a circle.
 
 From the bottom: the root's helpers (`_checks`, `_checkpoint`), then `envs` and `nn`
 (which do not import each other), `training`, `runs`, `cli`. `equicrl/__init__.py`
@@ -75,3 +76,54 @@ def test_upward_imports_are_seen():
     assert not _violations("from .._checks import c\n", ("nn", "_x.py"))
     assert not _violations("from ..nn._actor import A\n", ("runs", "_x.py"))
     assert not _violations("from ._actor import A\n", ("nn", "_x.py"))
+
+
+def _imports(source: str, parts: tuple[str, ...]) -> set[str]:
+    """The equicrl modules (dotted, below `equicrl`) that `source`, the module at
+    `parts`, imports relatively, at any depth of the file."""
+    here = parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = here[: len(here) - (node.level - 1)]
+            target = (*base, *(node.module or "").split("."))
+            found.add(".".join(p for p in target if p))
+    return found
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every circle of imports in `graph`, once each (from its smallest module)."""
+    found = []
+    for start in sorted(graph):
+        stack = [(start, [start])]
+        while stack:
+            module, path = stack.pop()
+            for other in sorted(graph.get(module, ())):
+                if other == start:
+                    found.append(path)
+                elif other > start and other in graph and other not in path:
+                    stack.append((other, [*path, other]))
+    return found
+
+
+def test_no_modules_import_each_other_in_a_circle():
+    # Inside functions too: a deferred import only hides a circle.
+    graph = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).parts
+        if parts[-1] != "__init__.py":
+            name = ".".join(parts)[: -len(".py")]
+            graph[name] = _imports(path.read_text(), parts)
+    assert not _circles(graph), _circles(graph)
+
+
+def test_circles_are_seen():
+    graph = {
+        "runs._a": _imports("def f():\n    from ._b import x\n", ("runs", "_a.py")),
+        "runs._b": _imports("from ._c import y\n", ("runs", "_b.py")),
+        "runs._c": _imports("from ..runs._a import z\n", ("runs", "_c.py")),
+        "runs._d": _imports("from ._a import z\n", ("runs", "_d.py")),
+    }
+    assert _circles(graph) == [["runs._a", "runs._b", "runs._c"]]
+    del graph["runs._c"]
+    assert _circles(graph) == []
