@@ -31,6 +31,22 @@ from ._walls import quiet_brax_load, robot_system
 
 
 CONTACTS = ("release", "brax")
+# Brax's pipelines a robot can run on.
+BACKENDS = ("spring", "positional", "generalized", "mjx")
+
+
+def check_backend(backend: str, layout, cull_walls: bool) -> None:
+    """Raise in one line unless `backend` is one of `BACKENDS` and works with the
+    walls as asked."""
+    check_choice("backend", backend, BACKENDS)
+    if backend == "generalized" and layout is not None and cull_walls:
+        # Its constraint solver sizes its Jacobian by the contacts of the model's
+        # pairs, which the near-wall contacts change: it fails inside lax.scan.
+        raise ValueError(
+            "near-wall culling (`cull_walls=True`) does not work with "
+            "backend='generalized'; pass cull_walls=False (every wall pair tested) "
+            "or use backend='spring' (the release's) or 'positional'"
+        )
 
 
 class _LocomotionGoalEnv(GoalEnv):
@@ -237,8 +253,8 @@ class AntGoalEnv(_LocomotionGoalEnv):
     routines: the same contacts as testing every wall at every substep
     (`cull_walls=False`, as the release and MJX's collision driver do), at a
     fraction of the cost (see [`equicrl.envs.NearWalls`][]). It applies to Brax's
-    spring, positional and generalized backends; `backend="mjx"` always tests all
-    pairs.
+    spring and positional backends; `backend="mjx"` always tests all pairs, and
+    `backend="generalized"` needs `cull_walls=False` (it is refused otherwise).
     """
 
     FEET = ("left_foot_geom", "right_foot_geom", "third_foot_geom", "fourth_foot_geom")
@@ -263,6 +279,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
         distances: tuple[int, ...] | None = None,
     ):
         self.goal_radius = float(goal_radius)
+        check_backend(backend, layout, cull_walls)
         with quiet_brax_load():
             robot = Ant(
                 backend=backend,
@@ -362,6 +379,7 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         backend: str = "spring",
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
+        check_backend(backend, layout, cull_walls)
         with quiet_brax_load():
             robot = Humanoid(
                 backend=backend,
