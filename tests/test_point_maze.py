@@ -254,10 +254,15 @@ def test_registry():
     names = envs.list_envs()
     for maze in ("u_maze", "u4_maze", "u5_maze", "big_maze", "hardest_maze"):
         assert f"point_maze_{maze}" in names
-    assert (
-        "point_maze_u_maze_eval" in names
-        and "point_maze_hardest_maze_eval" not in names
-    )
+    assert "point_maze_u_maze_eval" in names
+    # Every point maze's evaluation env keeps its goal when reached (time at goal
+    # counts steps at one goal), the hardest maze's on its own layout.
+    for maze in ("u_maze", "hardest_maze"):
+        train_env = envs.make_env(f"point_maze_{maze}")
+        eval_env = envs.make_env(f"point_maze_{maze}_eval")
+        assert train_env.new_goal_on_success and not eval_env.new_goal_on_success
+    hardest = envs.make_env("point_maze_hardest_maze_eval")
+    assert hardest.layout.name == "hardest_maze"
     with pytest.raises(KeyError, match="point_maze_u_maze"):
         envs.make_env("point_maze_no_such_maze")
     env = envs.make_env("point_maze_u4_maze", success_threshold=0.4)

@@ -152,11 +152,13 @@ def _register_point_mazes() -> None:
                 maze, **{"new_goal_on_success": True, **kw}
             ),
         )
-        if eval_maze is not None:
-            register_env(
-                f"point_maze_{maze}_eval",
-                lambda maze=eval_maze, **kw: PointMaze(maze, **kw),
-            )
+        # Evaluation never redraws a goal on success, so that time at goal counts
+        # steps at one goal. The hardest maze has no far-goals layout: its
+        # evaluation variant keeps its goals.
+        register_env(
+            f"point_maze_{maze}_eval",
+            lambda maze=eval_maze or maze, **kw: PointMaze(maze, **kw),
+        )
 
 
 def _register_locomotion() -> None:
