@@ -221,3 +221,55 @@ def test_a_wrong_teacher_is_one_line_and_status_2(runs, tmp_path, capsys):
         assert exit_.value.code == 2
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+def test_a_student_has_no_critic_and_keeps_its_teachers_env_and_checkpoint(
+    runs, tmp_path
+):
+    import json
+    import shutil
+
+    import equicrl
+    from equicrl.runs._teacher import student_env_overrides
+
+    # Its critic was never trained: asking for it, or for what needs it, is refused.
+    student = equicrl.load_run(runs / "student")
+    for ask in (
+        lambda: student.critic,
+        lambda: student.q_value_map((1.0, 1.0)),
+        lambda: student.goal_embeddings((1.0, 1.0)),
+    ):
+        with pytest.raises(ValueError, match="distilled student.*teacher") as error:
+            ask()
+        assert "\n" not in str(error.value)
+    assert student.policy() is not None
+    # It learns in its teacher's env: other env_overrides are refused before a build.
+    with pytest.raises(ValueError, match="learns in its teacher's env"):
+        equicrl.distill(
+            runs / "teacher", run_dir=tmp_path / "other", log=lambda _: None,
+            env_overrides={"success_threshold": 0.3}, **STUDENT,
+        )  # fmt: skip
+    # ... and none given carries the teacher's over.
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    meta = {"config": {}, "options": {"env_overrides": {"success_threshold": 0.3}}}
+    (teacher / "config.json").write_text(json.dumps(meta))
+    config = TEACHER.replace(teacher=str(teacher))
+    assert student_env_overrides(config, {}) == {"success_threshold": 0.3}
+    assert student_env_overrides(config, {"success_threshold": 0.3}) == {
+        "success_threshold": 0.3
+    }
+    # A resumed student whose teacher was trained on since is refused.
+    moved = tmp_path / "student"
+    shutil.copytree(runs / "student", moved)
+    meta = json.loads((moved / "config.json").read_text())
+    meta["teacher"]["epoch"] = 1  # as if distilled from the teacher's epoch 1
+    (moved / "config.json").write_text(json.dumps(meta))
+    longer = student.config.replace(
+        total_env_steps=student.config.total_env_steps + 160
+    )
+    with pytest.raises(
+        ValueError, match="epoch 1, but the teacher .* is now at epoch 2"
+    ):
+        equicrl.train(longer, run_dir=moved, resume=True, log=lambda _: None)

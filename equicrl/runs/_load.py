@@ -54,7 +54,19 @@ class Run:
 
     @property
     def critic(self):
+        """The trained critic (with a leading seed axis for a run of several
+        seeds). A distilled student has none: its critic was never trained, and
+        asking for it raises a `ValueError` (its teacher's run has one)."""
+        self._refuse_student("Run.critic")
         return self.state.crl.critic
+
+    def _refuse_student(self, what: str) -> None:
+        if self.config.teacher is not None:
+            raise ValueError(
+                f"{what}: the run in {self.path} is a distilled student, whose "
+                f"critic was never trained; its teacher's run "
+                f"({self.config.teacher}) has one"
+            )
 
     def policy(self, seed: int = 0):
         """The trained actor (of seed index `seed`, for a run of several seeds) as a
@@ -63,7 +75,7 @@ class Run:
         from ..nn._policy import Policy
 
         c = self.config
-        actor, _ = self._seed_networks(seed)
+        actor, _ = self._seed_networks(seed, critic=False)
         info = dict(
             env_name=c.env_name,
             run=str(self.path),
@@ -131,7 +143,7 @@ class Run:
             )
         return env
 
-    def _seed_networks(self, seed: int):
+    def _seed_networks(self, seed: int, critic: bool = True):
         c = self.config
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"`seed` must be an int, got {seed!r}")
@@ -140,7 +152,7 @@ class Run:
                 f"`seed` {seed} is not a seed index of this run of {c.num_seeds} "
                 f"seed(s) (0 to {c.num_seeds - 1})"
             )
-        nets = (self.actor, self.critic)
+        nets = (self.actor, self.critic if critic else None)
         return take_seed(nets, seed) if c.num_seeds > 1 else nets
 
     def q_value_map(self, goal, *, seed: int = 0, per_cell: int = 12):
@@ -149,6 +161,7 @@ class Run:
         of the training env."""
         from ..training._maps import q_value_map
 
+        self._refuse_student("Run.q_value_map()")
         actor, critic = self._seed_networks(seed)
         key = jr.fold_in(jr.key(self.config.seed + seed), EVAL_ONLY_KEY)
         return q_value_map(actor, critic, self.env, goal, key=key, per_cell=per_cell)
@@ -158,6 +171,7 @@ class Run:
         `goal`."""
         from ..training._maps import goal_embeddings
 
+        self._refuse_student("Run.goal_embeddings()")
         actor, critic = self._seed_networks(seed)
         key = jr.fold_in(jr.key(self.config.seed + seed), EVAL_ONLY_KEY)
         return goal_embeddings(actor, critic, self.env, goal, key=key, **kwargs)

@@ -14,6 +14,7 @@ from ._rundir import (
     config_dict,
     config_from_dict,
     latest_options,
+    read_meta,
     steps_at_epoch,
 )
 
@@ -108,3 +109,36 @@ def teacher_env_overrides(teacher: str | Path) -> dict:
     """The `env_overrides` the teacher's run was trained with."""
     meta = json.loads((Path(teacher) / "config.json").read_text())
     return latest_options(meta).get("env_overrides") or {}
+
+
+def student_env_overrides(config: CRLConfig, env_overrides: dict) -> dict:
+    """A student's `env_overrides`: its teacher's, which it must learn in. Given
+    none, the teacher's are carried over; given others, they are refused."""
+    teacher = teacher_env_overrides(config.teacher)
+    if not env_overrides:
+        return teacher
+    if json.loads(json.dumps(env_overrides)) != json.loads(json.dumps(teacher)):
+        raise ValueError(
+            f"the teacher in {config.teacher} was trained with env_overrides="
+            f"{teacher!r}, not {env_overrides!r}: a student learns in its "
+            "teacher's env (leave out `env_overrides` to use the teacher's)"
+        )
+    return teacher
+
+
+def check_same_teacher(config: CRLConfig, run_dir: str | Path) -> None:
+    """On resuming a student: raise unless its teacher's checkpoint is the one it
+    started from (the epoch its `config.json` records), so that a resumed student
+    never silently learns from a teacher trained on since."""
+    recorded = read_meta(Path(run_dir)).get("teacher")
+    if recorded is None:
+        return
+    path = Path(config.teacher)
+    epoch = int(read_header(path / CHECKPOINT)["epoch"])
+    if epoch != recorded["epoch"]:
+        raise ValueError(
+            f"the student in {run_dir} learned from its teacher's checkpoint at "
+            f"epoch {recorded['epoch']}, but the teacher in {path} is now at epoch "
+            f"{epoch}: resuming would change its teacher; distil the new teacher "
+            "into a new run directory"
+        )

@@ -231,6 +231,12 @@ def train(
     header = check_run(c, run_dir, resume=resume, overwrite=overwrite)
     # On resume, what was not given is the run's own.
     options = run_options(run_dir, resume=resume, **given)
+    if c.teacher is not None:
+        from ._teacher import check_same_teacher, student_env_overrides
+
+        options["env_overrides"] = student_env_overrides(c, options["env_overrides"])
+        if resume and header is not None:
+            check_same_teacher(c, run_dir)
     eval_every = options["eval_every"]
     checkpoint_every = options["checkpoint_every"]
     env_overrides = options["env_overrides"]
