@@ -466,3 +466,53 @@ def test_start_and_goal_noise_are_options():
     for bad in (dict(start_noise=-0.1), dict(goal_noise=0.6)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             envs.AntGoalEnv("u_maze", **bad)
+
+
+@pytest.mark.slow
+def test_the_open_humanoid_steps_as_the_release_ran():
+    # Reference: the release's own Humanoid stepped on its pinned stack (brax
+    # 0.10.1; benchmarks/release_humanoid_reference.py), where the spring pipeline
+    # integrated with the XML's 0.003, not the 0.0015 its code sets. Same state and
+    # action -> same next state, for equicrl's default; Brax's 0.0015 does not.
+    import json
+    from pathlib import Path
+
+    path = (
+        Path(__file__).parents[1] / "benchmarks/results/release_humanoid_reference.json"
+    )
+    ref = json.loads(path.read_text())
+    assert ref["dt"] == pytest.approx(0.03) and ref["n_frames"] == 10
+    steps = ref["steps"]
+    # Its model has a target body on two slide joints after the robot's: left out.
+    q, qd, action, next_q, next_qd = (
+        jnp.asarray([s[k] for s in steps], jnp.float32)[:, :n]
+        for k, n in (
+            ("q", -2), ("qd", -2), ("action", None), ("next_q", -2), ("next_qd", -2),
+        )
+    )  # fmt: skip
+    errors = {}
+    for name, kw in (("default", {}), ("brax", {"timestep": 0.0015})):
+        env = _env("humanoid", **kw)
+        robot = env._robot_env
+
+        @physics_jit
+        def one(q, qd, a):
+            state = jax.vmap(robot.pipeline_init)(q, qd)
+            controls = jax.vmap(env.motor_controls)(a)
+            return jax.vmap(robot.pipeline_step)(state, controls)
+
+        out = one(q, qd, action)
+        errors[name] = (
+            float(jnp.abs(out.q - next_q).max()),
+            float(jnp.abs(out.qd - next_qd).max()),
+        )
+        if name == "default":
+            assert env.dt == pytest.approx(0.03)
+            # The torso at 1 m/s moves 0.03 m in one env step, as in the release.
+            assert float(out.q[-1, 0] - q[-1, 0]) == pytest.approx(0.0299, abs=2e-4)
+    # Measured: at most 3.5e-4 (q) and 1.2e-5 (qd), against 0.03-0.06 and 0.8-1.8
+    # for 0.0015.
+    assert errors["default"][0] < 1e-3 and errors["default"][1] < 1e-4, errors
+    assert errors["brax"][0] > 1e-2 and errors["brax"][1] > 0.1, errors
+    assert _env("humanoid", timestep=0.0015).dt == pytest.approx(0.015)
+    assert _env("humanoid_u_maze").dt == pytest.approx(0.015)

@@ -71,6 +71,7 @@ class _LocomotionGoalEnv(GoalEnv):
         contacts: str,
         cull_walls: bool,
         distances: tuple[int, ...] | None = None,
+        timestep: float | None = None,
     ):
         self.contacts = check_choice("contacts", contacts, CONTACTS)
         if isinstance(layout, str):
@@ -105,6 +106,10 @@ class _LocomotionGoalEnv(GoalEnv):
             contact_bits=bits,
             default_bits=default_bits,
         )
+        if timestep is not None:
+            if not timestep > 0:
+                raise ValueError(f"`timestep` must be > 0, got {timestep}")
+            robot_env.sys = robot_env.sys.tree_replace({"opt.timestep": timestep})
         self.cull_walls = bool(cull_walls)
         self._near_walls = None
         # Brax's spring, positional and generalized pipelines take their contacts
@@ -358,10 +363,25 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
     through walls, unlike the paper's. `cull_walls` (default `True`): walls tested
     only near each geom, the same contacts as all pairs (`False`), as for
     [`equicrl.envs.AntGoalEnv`][].
+
+    Timestep (`timestep`, the simulation's; an env step is 10 of them on the spring
+    backend): by default what the release ran. In the open that is 0.003, an env step
+    of 0.03 s: the release's `envs/humanoid.py` sets 0.0015, but on the Brax it pins
+    the spring pipeline integrates with `sys.dt`, which keeps the XML's 0.003, so the
+    paper's open-humanoid numbers came from 0.03 s steps. In a maze it is 0.0015
+    (0.015 s a step), which the release's `humanoid_maze.py` sets in a way that takes
+    effect. `timestep=HumanoidGoalEnv.BRAX_TIMESTEP` (0.0015) gives the open humanoid
+    the step the release's code meant and Brax's own Humanoid uses.
     """
 
     GOAL_HEIGHT = 1.25
     FEET = ("left_foot", "right_foot")
+    # The simulation timestep the release's open humanoid ran at: its code sets
+    # 0.0015, but Brax 0.10.1's spring pipeline integrates with `sys.dt`, which kept
+    # the XML's 0.003 (`benchmarks/release_humanoid_reference.py` measures it).
+    RELEASE_OPEN_TIMESTEP = 0.003
+    # What Brax's Humanoid and the release's code set for the spring backend.
+    BRAX_TIMESTEP = 0.0015
 
     def __init__(
         self,
@@ -377,8 +397,12 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
         contacts: str = "release",
         cull_walls: bool = True,
         backend: str = "spring",
+        timestep: float | None = None,
     ):
         self.goal_distance = tuple(float(d) for d in goal_distance)
+        if timestep is None and layout is None and backend in ("spring", "positional"):
+            # The release's open humanoid as it ran (see the class docstring).
+            timestep = self.RELEASE_OPEN_TIMESTEP
         check_backend(backend, layout, cull_walls)
         with quiet_brax_load():
             robot = Humanoid(
@@ -401,6 +425,7 @@ class HumanoidGoalEnv(_LocomotionGoalEnv):
             wall_geoms=wall_geoms,
             contacts=contacts,
             cull_walls=cull_walls,
+            timestep=timestep,
         )
 
     def _contact_bits(self, contacts, layout):
