@@ -52,6 +52,50 @@ def test_every_distance_is_equally_likely_and_shared_among_its_pairs():
     assert p.sum() == pytest.approx(1.0)
 
 
+def _release_weights(path_length, config):
+    """The release's `get_start_goal` weights for a task name such as "6f7f", as its
+    code computes them (restated in NumPy), normalised as `jax.random.choice` does;
+    all zero -> index 0 (its cumulative sum is 0, so the draw is always 0)."""
+    valid = sum(path_length - i for i in range(1, 6) if f"{i}f" in config)
+    distances = [int(k) for k in config.split("f")[:-1]]
+    w = np.concatenate(
+        [np.full(path_length - k, valid / len(distances) / (path_length - k))
+         for k in distances]
+    )  # fmt: skip
+    if w.sum() == 0:
+        return np.eye(len(w))[0]
+    return w / w.sum()
+
+
+@pytest.mark.parametrize(
+    "layout, distances",
+    [("u_maze", (1, 2, 3)), ("u_maze", (6,)), ("u4_maze", (6, 7)), ("u4_maze", (2, 6))],
+)
+def test_the_releases_draw_of_pairs(layout, distances):
+    maze = envs.get_layout(layout)
+    path = maze.corridor()
+    config = "".join(f"{k}f" for k in distances)
+    pairs, p = envs.stitching_pairs(maze, distances, "release")
+    np.testing.assert_allclose(p, _release_weights(len(path), config))
+    uniform_pairs, uniform = envs.stitching_pairs(maze, distances)
+    np.testing.assert_array_equal(pairs, uniform_pairs)
+    if min(distances) >= 6:
+        # Only far distances: always the first pair, (path[0], path[k]).
+        assert p[0] == 1 and tuple(pairs[0][0]) == path[0]
+        assert tuple(pairs[0][1]) == path[distances[0]]
+        # The U-maze's corridor has one pair 6 apart: the same draw there.
+        assert np.allclose(p, uniform) == (len(p) == 1)
+    else:
+        np.testing.assert_allclose(p, uniform)
+    # The env draws by it.
+    env = envs.make_env(f"point_maze_{layout}_gen_{config}", stitching_draw="release")
+    obs = np.asarray(jax.vmap(env.reset)(jr.split(jr.key(0), 64)).obs)
+    cells = {tuple(c) for c in np.floor(obs[:, :2] + 0.5).astype(int)}
+    assert cells == ({path[0]} if min(distances) >= 6 else cells)
+    with pytest.raises(ValueError, match="draw"):
+        envs.stitching_pairs(maze, distances, "sometimes")
+
+
 def test_a_stitching_env_draws_its_pairs_with_their_probabilities():
     env = envs.make_env("point_maze_u_maze_gen_1f2f3f")
     n = 3000

@@ -21,6 +21,7 @@ def stitching_draw(
     layout,
     distances,
     cell_size: float,
+    draw: str = "uniform",
 ) -> tuple[jax.Array, jax.Array] | None:
     """The centres of a stitching task's (start, goal) pairs, `(n, 2, 2)`, and their
     probabilities (see [`equicrl.envs.stitching_pairs`][]); `None` without
@@ -31,7 +32,7 @@ def stitching_draw(
         return None
     if layout is None:
         raise ValueError("a stitching task (`distances`) needs a maze layout")
-    pairs, probabilities = stitching_pairs(layout, tuple(distances))
+    pairs, probabilities = stitching_pairs(layout, tuple(distances), draw)
     return (
         jnp.asarray(pairs * cell_size, jnp.float32),
         jnp.asarray(probabilities, jnp.float32),

@@ -134,14 +134,28 @@ class MazeLayout:
         return "\n".join(self.rows)
 
 
+# How a stitching task draws its (start, goal) pairs: see `stitching_pairs`.
+STITCHING_DRAWS = ("uniform", "release")
+
+
 def stitching_pairs(
-    layout: MazeLayout, distances: tuple[int, ...]
+    layout: MazeLayout, distances: tuple[int, ...], draw: str = "uniform"
 ) -> tuple[np.ndarray, np.ndarray]:
     """The (start, goal) cell pairs of a stitching task and the probability of each.
 
     For each distance `k` in `distances`, the pairs `(path[i], path[i + k])` along
-    `layout.corridor()`, forward only. Every distance has the same total probability,
-    shared equally among its pairs (as the release's `ant_maze_generalization`).
+    `layout.corridor()`, forward only. With `draw="uniform"` (the default), every
+    distance has the same total probability, shared equally among its pairs: what
+    the release's `ant_maze_generalization` draws whenever a distance from 1 to 5 is
+    among `distances`.
+
+    `draw="release"` gives the release's weights as its code computes them: it
+    counts the pairs of distances 1 to 5 only (a distance `i` counts when the text
+    `"{i}f"` is in the task's name), so a task made only of distances of 6 and more
+    weighs every pair 0, and the release's draw (`jax.random.choice` on those
+    weights) then always takes the first pair: `(path[0], path[k])` for the first
+    distance `k`. On the U-maze this changes nothing (its corridor has 7 cells, so
+    one pair 6 apart); on U2-U5 the far distances are other evaluation tasks.
 
     **Returns:**
 
@@ -163,12 +177,24 @@ def stitching_pairs(
             )
     if len(set(distances)) != len(distances):
         raise ValueError(f"distances repeat: {distances}")
+    if draw not in STITCHING_DRAWS:
+        raise ValueError(
+            f"`draw` must be one of {', '.join(map(repr, STITCHING_DRAWS))}; got "
+            f"{draw!r}"
+        )
     pairs, probabilities = [], []
     for k in distances:
         n = len(path) - k
         pairs += [(path[i], path[i + k]) for i in range(n)]
         probabilities += [1 / (len(distances) * n)] * n
-    return np.asarray(pairs, np.int32), np.asarray(probabilities)
+    probabilities = np.asarray(probabilities)
+    if draw == "release":
+        name = "".join(f"{k}f" for k in distances)
+        counted = sum(len(path) - i for i in range(1, 6) if f"{i}f" in name)
+        if counted == 0:
+            probabilities = np.zeros(len(pairs))
+            probabilities[0] = 1.0
+    return np.asarray(pairs, np.int32), probabilities
 
 
 def _layout(name: str, text: str) -> MazeLayout:

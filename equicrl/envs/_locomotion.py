@@ -23,7 +23,7 @@ from ._goal_env import (
     GoalEnv,
     sample_near_cell,
     sample_pair,
-    stitching_draw,
+    stitching_draw as draw_pairs,
 )
 from ._layouts import get_layout, MazeLayout
 from ._near_walls import NearWalls
@@ -72,6 +72,7 @@ class _LocomotionGoalEnv(GoalEnv):
         cull_walls: bool,
         distances: tuple[int, ...] | None = None,
         timestep: float | None = None,
+        stitching_draw: str = "uniform",
     ):
         self.contacts = check_choice("contacts", contacts, CONTACTS)
         if isinstance(layout, str):
@@ -132,7 +133,8 @@ class _LocomotionGoalEnv(GoalEnv):
             self._starts = jnp.asarray(layout.start_cells * self.cell_size, jnp.float32)
             self._goals = jnp.asarray(layout.goal_cells * self.cell_size, jnp.float32)
         self.distances = None if distances is None else tuple(distances)
-        self._pairs = stitching_draw(layout, self.distances, self.cell_size)
+        self.stitching_draw = stitching_draw
+        self._pairs = draw_pairs(layout, self.distances, self.cell_size, stitching_draw)
 
     state_dim = property(lambda self: self._state_dim)
     goal_dim = property(lambda self: self._goal_dim)
@@ -242,7 +244,9 @@ class AntGoalEnv(_LocomotionGoalEnv):
     spread them uniformly around the centres instead. `distances` makes it a
     stitching task, as the release's `AntMazeGeneralization`: each episode's start
     and goal are a pair of cells that far apart along the maze's corridor (see
-    [`equicrl.envs.stitching_pairs`][]).
+    [`equicrl.envs.stitching_pairs`][]); `stitching_draw="release"` draws them with
+    the release's weights instead of uniformly (they differ for tasks made only of
+    distances of 6 and more).
 
     Contacts, by default the release's (`contacts="release"`): in a maze, its
     `ant_maze.xml`, where the four feet touch the floor, each other, the torso and
@@ -282,6 +286,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
         cull_walls: bool = True,
         backend: str = "spring",
         distances: tuple[int, ...] | None = None,
+        stitching_draw: str = "uniform",
     ):
         self.goal_radius = float(goal_radius)
         check_backend(backend, layout, cull_walls)
@@ -307,6 +312,7 @@ class AntGoalEnv(_LocomotionGoalEnv):
             contacts=contacts,
             cull_walls=cull_walls,
             distances=distances,
+            stitching_draw=stitching_draw,
         )
 
     def _contact_bits(self, contacts, layout):

@@ -10,7 +10,7 @@ from ._goal_env import (
     GoalEnv,
     sample_near_cell,
     sample_pair,
-    stitching_draw,
+    stitching_draw as draw_pairs,
 )
 from ._layouts import get_layout, MazeLayout
 
@@ -54,6 +54,10 @@ class PointMaze(GoalEnv):
         (see [`equicrl.envs.stitching_pairs`][]), instead of a start cell and a goal
         cell drawn independently. Needs `new_goal_on_success=False`: one pair per
         episode.
+    - `stitching_draw`: how the pairs are drawn: `"uniform"` (each distance equally
+        likely, its pairs too) or `"release"` (the release's weights, which differ
+        for tasks made only of distances of 6 and more: see
+        [`equicrl.envs.stitching_pairs`][]).
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class PointMaze(GoalEnv):
         goal_noise: float = 0.25,
         new_goal_on_success: bool = False,
         distances: tuple[int, ...] | None = None,
+        stitching_draw: str = "uniform",
     ):
         self.layout = get_layout(layout) if isinstance(layout, str) else layout
         if not isinstance(self.layout, MazeLayout):
@@ -109,7 +114,10 @@ class PointMaze(GoalEnv):
                 "episode: it needs `new_goal_on_success=False`"
             )
         self.distances = None if distances is None else tuple(distances)
-        self._pairs = stitching_draw(self.layout, self.distances, self.cell_size)
+        self.stitching_draw = stitching_draw
+        self._pairs = draw_pairs(
+            self.layout, self.distances, self.cell_size, stitching_draw
+        )
 
     # The goal-conditioned interface.
     state_dim = property(lambda self: 2)
