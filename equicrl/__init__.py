@@ -2,6 +2,7 @@
 
 from .cli._main import train_cli as train_cli, TrainOptions as TrainOptions
 from .nn._actor import (
+    act as act,
     GoalConditionedActor as GoalConditionedActor,
     squash_log_std as squash_log_std,
     tanh_gaussian_log_prob as tanh_gaussian_log_prob,

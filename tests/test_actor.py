@@ -144,3 +144,55 @@ def test_bad_actor_inputs():
         actor(jnp.ones(STATE_DIM), jnp.ones(GOAL_DIM + 1))
     with pytest.raises((ValueError, TypeError), match="state"):
         actor.sample(jnp.ones((2, STATE_DIM)), jnp.ones(GOAL_DIM), key=jr.key(0))
+
+
+def test_the_releases_actor_modes():
+    # mode 0: tanh(mean); 1: a sample; K >= 2: of K samples (jr.split(key, K)), the
+    # one with the highest critic energy, found here by a Python loop.
+    actor = equicrl.GoalConditionedActor(5, 2, 3, width=16, key=jr.key(0))
+    critic = equicrl.ContrastiveCritic(5, 3, 2, width=16, repr_dim=8, key=jr.key(1))
+    s, g, key = jr.normal(jr.key(2), (5,)), jr.normal(jr.key(3), (2,)), jr.key(4)
+    np.testing.assert_array_equal(
+        equicrl.act(actor, s, g), actor.deterministic_action(s, g)
+    )
+    np.testing.assert_array_equal(
+        equicrl.act(actor, s, g, mode=1, key=key), actor.sample(s, g, key=key)[0]
+    )
+    for k in (2, 5):
+        samples = [actor.sample(s, g, key=sub)[0] for sub in jr.split(key, k)]
+        values = [float(critic(s, a, g)) for a in samples]
+        best = samples[int(np.argmax(values))]
+        chosen = equicrl.act(actor, s, g, mode=k, key=key, critic=critic)
+        np.testing.assert_allclose(chosen, best, rtol=1e-6)
+    with pytest.raises(ValueError, match="needs a `key`"):
+        equicrl.act(actor, s, g, mode=1)
+    with pytest.raises(ValueError, match="needs a `critic`"):
+        equicrl.act(actor, s, g, mode=2, key=key)
+    for bad in (-1, True):
+        with pytest.raises(ValueError, match="int >= 0"):
+            equicrl.act(actor, s, g, mode=bad)
+    for name in ("expl_actor", "eval_actor"):
+        for bad in (-1, 1.5):
+            with pytest.raises((ValueError, TypeError), match=name):
+                equicrl.CRLConfig(**{name: bad})
+    assert (equicrl.CRLConfig().expl_actor, equicrl.CRLConfig().eval_actor) == (1, 0)
+
+
+@pytest.mark.slow
+def test_a_run_collects_and_evaluates_with_the_chosen_modes():
+    # Best of 3 samples to collect, best of 2 to evaluate: the run trains and
+    # evaluates to finite numbers; evaluating by the mean action gives others.
+    from helpers import tiny_config
+
+    config = tiny_config(1).replace(expl_actor=3, eval_actor=2)
+    state, history = equicrl.train(config, log=lambda _: None, outputs=False)
+    assert np.isfinite(history[-1]["eval/final_dist"])
+    env = equicrl.envs.make_env("point_maze_u_maze_eval")
+    kwargs = dict(num_episodes=8, episode_length=20, key=jr.key(0))
+    ranked = equicrl.evaluate(
+        state.crl.actor, env, mode=2, critic=state.crl.critic, **kwargs
+    )
+    mean = equicrl.evaluate(state.crl.actor, env, **kwargs)
+    assert ranked["final_dist"] != mean["final_dist"]
+    with pytest.raises(ValueError, match="distilled student"):
+        config.replace(teacher="runs/t", expl_actor=1)

@@ -160,3 +160,58 @@ class GoalConditionedActor(eqx.Module):
         """The evaluation action `tanh(mean)`, in `(-1, 1)^action_dim`."""
         mean, _ = self(state, goal)
         return jnp.clip(jnp.tanh(mean), -ACTION_BOUND, ACTION_BOUND)
+
+
+def check_actor_mode(name: str, mode) -> int:
+    """Raise naming `name` unless `mode` is an actor mode of [`equicrl.act`][]: an
+    int >= 0."""
+    if isinstance(mode, bool) or not isinstance(mode, int) or mode < 0:
+        raise ValueError(
+            f"`{name}` must be an int >= 0 (0: the mean action, 1: a sample, K >= 2: "
+            f"the best of K samples by the critic), got {mode!r}"
+        )
+    return mode
+
+
+def act(
+    actor: GoalConditionedActor,
+    state: Float[Array, " state_dim"],
+    goal: Float[Array, " goal_dim"],
+    *,
+    mode: int = 0,
+    key: PRNGKeyArray | None = None,
+    critic: Callable | None = None,
+) -> Float[Array, " action_dim"]:
+    """An action of `actor` for one example, chosen as the release's one actor acts
+    (its `train.py` flags `--expl_actor`, default 1, and `--eval_actor`, default 0).
+
+    **Arguments:**
+
+    - `state`, `goal`: one example.
+    - `mode` (a Python int): `0`, the mean action `tanh(mean)`; `1`, a sample of the
+        tanh-Gaussian; `K >= 2`, `K` samples, of which the one the critic values most
+        (its energy `f(s, a, g)`) is taken.
+    - `key`: for the samples (modes 1 and up).
+    - `critic`: a [`equicrl.ContrastiveCritic`][] (mode 2 and up).
+
+    **Returns:**
+
+    An action in `(-1, 1)^action_dim`.
+    """
+    check_actor_mode("mode", mode)
+    if mode == 0:
+        return actor.deterministic_action(state, goal)
+    if key is None:
+        raise ValueError(f"actor mode {mode} samples actions: it needs a `key`")
+    if mode == 1:
+        return actor.sample(state, goal, key=key)[0]
+    if critic is None:
+        raise ValueError(
+            f"actor mode {mode} ranks {mode} sampled actions by the critic: it needs "
+            "a `critic`"
+        )
+    actions, _ = jax.vmap(lambda k: actor.sample(state, goal, key=k))(
+        jr.split(key, mode)
+    )
+    values = jax.vmap(lambda a: critic(state, a, goal))(actions)
+    return actions[jnp.argmax(values)]

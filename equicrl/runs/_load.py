@@ -114,8 +114,12 @@ class Run:
         env = self.eval_env if env_name is None else self._other_env(env_name)
         keys = seed_keys(c)
         kwargs = dict(
-            num_episodes=num_episodes or c.eval_envs, episode_length=c.episode_length
+            num_episodes=num_episodes or c.eval_envs,
+            episode_length=c.episode_length,
+            mode=c.eval_actor,
         )
+        if c.eval_actor >= 2:  # the mode ranks actions by the critic
+            kwargs["critic" if c.num_seeds == 1 else "critics"] = self.critic
 
         fold = self.epoch if fold is None else fold
 

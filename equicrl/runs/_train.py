@@ -94,23 +94,34 @@ def _programs(parts: Parts, teacher=None) -> _Programs:
 def _evaluate(parts: Parts, ts: TrainState, eval_keys, epoch: int) -> list[dict]:
     c = parts.config
     kwargs = dict(
-        num_episodes=c.eval_envs, episode_length=c.episode_length, mesh=parts.mesh
+        num_episodes=c.eval_envs,
+        episode_length=c.episode_length,
+        mesh=parts.mesh,
+        mode=c.eval_actor,
     )
+    # The critic only where the mode ranks actions by it.
+    ranked = c.eval_actor >= 2
     if c.num_seeds == 1:
         key = jr.fold_in(eval_keys, epoch)
 
-        def run(actor):
-            return [evaluate(actor, parts.eval_env, key=key, **kwargs)]
+        def run(agent):
+            critic = agent.critic if ranked else None
+            return [
+                evaluate(agent.actor, parts.eval_env, key=key, critic=critic, **kwargs)
+            ]
     else:
         keys = jax.vmap(jr.fold_in, in_axes=(0, None))(eval_keys, epoch)
 
-        def run(actor):
-            return evaluate_seeds(actor, parts.eval_env, keys=keys, **kwargs)
+        def run(agent):
+            critics = agent.critic if ranked else None
+            return evaluate_seeds(
+                agent.actor, parts.eval_env, keys=keys, critics=critics, **kwargs
+            )
 
-    results = run(ts.crl.actor)
+    results = run(ts.crl)
     if ts.collector is not None:
         # The collector experiment: the collector too, on the same episodes.
-        for mine, theirs in zip(results, run(ts.collector.actor)):
+        for mine, theirs in zip(results, run(ts.collector)):
             mine.update({f"collector_{k}": v for k, v in theirs.items()})
     return results
 

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Bool
 
+from ..nn._actor import act
 from ._sharding import shard
 from ._state import Parts, TrainState
 
@@ -13,24 +14,27 @@ from ._state import Parts, TrainState
 def collect(parts: Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState:
     """Roll every env `unroll_length` steps and append the trajectories to the buffer.
 
-    Actions are uniformly random if `random` (the prefill), else sampled from the actor:
-    one compiled function serves both. Pure: one seed's state in, its next state out.
+    Actions are uniformly random if `random` (the prefill), else the actor's, as
+    `config.expl_actor` says (a sample by default; see [`equicrl.act`][]): one
+    compiled function serves both. Pure: one seed's state in, its next state out.
     """
     env, sd = parts.train_env, parts.state_dim
     num_envs, steps = parts.config.num_envs, parts.config.unroll_length
     action_size = parts.env.action_size
     # The collector experiment: another agent's actor collects.
-    actor = (ts.crl if ts.collector is None else ts.collector).actor
+    agent = ts.crl if ts.collector is None else ts.collector
+    mode = parts.config.expl_actor
 
     def uniform(state, goal, key):
         return jr.uniform(key, (num_envs, action_size), minval=-1, maxval=1)
 
     def from_actor(state, goal, key):
         keys = jr.split(key, num_envs)
-        action, _ = jax.vmap(lambda s, g, k: actor.sample(s, g, key=k))(
-            state, goal, keys
-        )
-        return action
+        return jax.vmap(
+            lambda s, g, k: act(
+                agent.actor, s, g, mode=mode, key=k, critic=agent.critic
+            )
+        )(state, goal, keys)
 
     def body(carry, key):
         env_state, episode_id = carry

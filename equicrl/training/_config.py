@@ -3,6 +3,7 @@ import math
 from typing import Literal
 
 from .._checks import check_choice, check_positive_int, check_remat
+from ..nn._actor import check_actor_mode
 from ..nn._distill import DISTILL_LOSSES
 from ..nn._encoder import MATMUL_DTYPES
 from ..nn._energy import ENERGIES
@@ -49,6 +50,15 @@ class CRLConfig:
     stochastically, in the same compiled collection as training (the release's;
     its actions are as large as uniform ones on average, but consistent from step
     to step); or `"uniform"`, actions uniform in `(-1, 1)`."""
+    expl_actor: int = 1
+    """How the actor acts when it collects data (the release's `--expl_actor`): 0,
+    the mean action `tanh(mean)`; 1 (default), a sample; `K >= 2`, `K` samples, the
+    one the critic values most taken (see [`equicrl.act`][])."""
+    eval_actor: int = 0
+    """How the actor acts in evaluations (the release's `--eval_actor`, whose default
+    is the mean action, 0); the same modes as `expl_actor`. A sampling mode draws
+    fresh noise at every step (the release's evaluation reuses one key for the
+    whole evaluation)."""
     batch_size: int = 512
     """Relabelled transitions per gradient step (also the InfoNCE negatives)."""
     env_steps_per_gradient_step: int | float = 40.0
@@ -166,6 +176,13 @@ class CRLConfig:
         check_choice("infonce_kind", self.infonce_kind, INFONCE_KINDS)
         check_choice("prefill", self.prefill, PREFILLS)
         check_choice("episode_reset", self.episode_reset, EPISODE_RESETS)
+        for name in ("expl_actor", "eval_actor"):
+            check_actor_mode(name, getattr(self, name))
+            if self.teacher is not None and getattr(self, name) >= 2:
+                raise ValueError(
+                    f"`{name}` {getattr(self, name)} ranks actions by the critic, "
+                    "which a distilled student (`teacher`) does not train"
+                )
         check_choice("distill_loss", self.distill_loss, DISTILL_LOSSES)
         if self.teacher is not None and (
             not isinstance(self.teacher, str) or not self.teacher

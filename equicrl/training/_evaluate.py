@@ -11,24 +11,29 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, Key, PRNGKeyArray
 
-from ..nn._actor import GoalConditionedActor
+from ..nn._actor import act, check_actor_mode, GoalConditionedActor
+from ..nn._critic import ContrastiveCritic
 from ._sharding import DATA_AXIS
 
 
-def _rollout(actor, env, key, num_episodes: int, episode_length: int, mesh):
+def _rollout(
+    actor, env, key, num_episodes: int, episode_length: int, mesh, critic=None, mode=0
+):
     sd = env.state_dim
     state = jax.vmap(env.reset)(jr.split(key, num_episodes))
+    # The actions' noise, for a sampling mode (the episodes are those of mode 0).
+    action_keys = jr.split(jr.fold_in(key, 1), (episode_length, num_episodes))
     if mesh is not None:
         # Episodes split across the devices, like the training envs.
         state = jax.lax.with_sharding_constraint(
             state, NamedSharding(mesh, P(DATA_AXIS))
         )
 
-    def body(carry, _):
+    def body(carry, keys):
         state, alive, last_dist = carry
-        action = jax.vmap(actor.deterministic_action)(
-            state.obs[:, :sd], state.obs[:, sd:]
-        )
+        action = jax.vmap(
+            lambda s, g, k: act(actor, s, g, mode=mode, key=k, critic=critic)
+        )(state.obs[:, :sd], state.obs[:, sd:], keys)
         state = jax.vmap(env.step)(state, action)
         at_goal = state.metrics["success"] * alive
         last_dist = jnp.where(alive > 0, state.metrics["dist"], last_dist)
@@ -36,7 +41,7 @@ def _rollout(actor, env, key, num_episodes: int, episode_length: int, mesh):
         return (state, alive, last_dist), at_goal
 
     init = (state, jnp.ones(num_episodes), state.metrics["dist"])
-    (_, _, final_dist), at_goal = jax.lax.scan(body, init, None, length=episode_length)
+    (_, _, final_dist), at_goal = jax.lax.scan(body, init, action_keys)
     results = at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
     if mesh is not None:
         # Replicated (a tiny all-gather), so that every process of a multi-host run
@@ -73,8 +78,12 @@ def evaluate(
     episode_length: int,
     key: PRNGKeyArray,
     mesh: Mesh | None = None,
+    mode: int = 0,
+    critic: ContrastiveCritic | None = None,
 ) -> dict[str, float]:
-    """Run `num_episodes` episodes with the deterministic actor.
+    """Run `num_episodes` episodes of the actor: the deterministic one (its mean
+    action, `mode=0`), or as another `mode` of [`equicrl.act`][] says (sampling, or
+    the best of `mode` samples by `critic`; `CRLConfig.eval_actor`).
 
     With a `mesh` (as [`equicrl.make_mesh`][] makes), the episodes are split across
     its devices; `num_episodes` must then be a multiple of their number.
@@ -86,7 +95,10 @@ def evaluate(
     was ever reached) and `final_dist` (distance at the last step, or at
     termination).
     """
-    results = _evaluation_rollout(actor, env, key, num_episodes, episode_length, mesh)
+    check_actor_mode("mode", mode)
+    results = _evaluation_rollout(
+        actor, env, key, num_episodes, episode_length, mesh, critic, mode
+    )
     return _summary(*(np.asarray(x) for x in results))
 
 
@@ -98,10 +110,15 @@ def evaluate_seeds(
     episode_length: int,
     keys: Key[Array, " seeds"],
     mesh: Mesh | None = None,
+    mode: int = 0,
+    critics: ContrastiveCritic | None = None,
 ) -> list[dict[str, float]]:
     """[`equicrl.evaluate`][] for a stack of actors (one per seed, as in the state of a
-    run of several seeds), in one compiled rollout: one dict per seed, each seed with
-    its own key from `keys`."""
-    results = _seeds_rollout(actors, env, keys, num_episodes, episode_length, mesh)
+    run of several seeds; `critics` likewise), in one compiled rollout: one dict per
+    seed, each seed with its own key from `keys`."""
+    check_actor_mode("mode", mode)
+    results = _seeds_rollout(
+        actors, env, keys, num_episodes, episode_length, mesh, critics, mode
+    )
     results = [np.asarray(x) for x in results]
     return [_summary(*(x[i] for x in results)) for i in range(len(results[0]))]
