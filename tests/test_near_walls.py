@@ -223,3 +223,64 @@ def test_unsupported_backends_are_refused_in_one_line():
     assert "\n" not in str(error.value)
     with pytest.raises(ValueError, match="`backend` must be one of"):
         envs.make_env("humanoid_u_maze", backend="warp")
+
+
+def test_the_patched_path_is_taken_or_the_step_says_so(monkeypatch):
+    # A Brax whose spring pipeline called its collision resolution by a name of its
+    # own would go around near-wall culling: the step refuses, rather than silently
+    # testing every wall pair. And jax.grad through near-wall contacts says what to
+    # do instead.
+    import types
+
+    import brax.spring.pipeline as spring_pipeline_module
+
+    from equicrl.envs import _near_walls
+
+    env = envs.make_env("ant_u_maze", wall_geoms=envs.AntGoalEnv.FEET)
+    state = env.reset(jr.key(0))
+    action = jnp.zeros(env.action_size)
+    with pytest.raises(NotImplementedError, match="cull_walls=False"):
+        jax.grad(lambda a: env.step(state, a).obs.sum())(action)
+    around = types.SimpleNamespace(resolve=_near_walls._brax_resolve)
+    monkeypatch.setattr(spring_pipeline_module, "collisions", around)
+    with pytest.raises(RuntimeError, match="near-wall culling was not used"):
+        jax.eval_shape(env.step, state, action)
+
+
+def test_missing_mjx_internals_refuse_culling_not_the_import(monkeypatch):
+    from equicrl.envs import _near_walls
+
+    assert _near_walls.missing_internals() == []
+    monkeypatch.delattr(_near_walls.collision_convex, "_capsule_convex")
+    assert _near_walls.missing_internals() == [
+        "mujoco.mjx._src.collision_convex._capsule_convex"
+    ]
+    with pytest.raises(RuntimeError, match="cull_walls=False") as error:
+        envs.make_env("ant_u_maze")
+    assert "\n" not in str(error.value)
+    # Without culling the maze still builds.
+    assert envs.make_env("ant_u_maze", cull_walls=False).cull_walls is False
+
+
+def test_the_envs_import_without_mjxs_internals(tmp_path):
+    # As if a MuJoCo had moved MJX's private modules: equicrl.envs imports, the
+    # point maze works, and a walled robot's build says what is missing.
+    import subprocess
+    import sys
+
+    code = (
+        "import mujoco.mjx._src.collision_types as types\n"
+        "del types.GeomInfo\n"
+        "from equicrl import envs\n"
+        "envs.make_env('point_maze_u_maze')\n"
+        "try:\n"
+        "    envs.make_env('ant_u_maze')\n"
+        "except RuntimeError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "refused: near-wall culling" in out.stdout
+    assert "GeomInfo" in out.stdout and "cull_walls=False" in out.stdout

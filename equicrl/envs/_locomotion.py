@@ -207,10 +207,14 @@ class _LocomotionGoalEnv(GoalEnv):
     def step(self, state: State, action: jax.Array) -> State:
         controls = self.motor_controls(action)
         near_walls = self._near_walls
-        with contextlib.nullcontext() if near_walls is None else near_walls.patched():
+        with (
+            contextlib.nullcontext() if near_walls is None else near_walls.patched()
+        ) as taken:
             pipeline_state = self._robot_env.pipeline_step(
                 state.pipeline_state, controls
             )
+        if taken is not None:
+            taken.check(self.backend)
         return self._state(pipeline_state, state.info["goal"], controls, state)
 
     def _robot_obs(self, pipeline_state, controls) -> jax.Array:

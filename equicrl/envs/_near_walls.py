@@ -58,22 +58,68 @@ import numpy as np
 from brax import math
 from brax.spring import collisions as spring_collisions
 from mujoco import mjx
-from mujoco.mjx._src import collision_convex, collision_driver, math as mjx_math, mesh
-from mujoco.mjx._src.collision_types import GeomInfo
-from mujoco.mjx._src.types import GeomType
 
 from ._layouts import MazeLayout
 
 
+# MJX's private routines that the near-wall contacts call: a MuJoCo that moved them
+# makes near-wall culling refuse to build (see `missing_internals`), not the import
+# of equicrl (or of the point maze) fail.
+try:
+    from mujoco.mjx._src import (
+        collision_convex,
+        collision_driver,
+        math as mjx_math,
+        mesh,
+    )
+    from mujoco.mjx._src.collision_types import GeomInfo
+    from mujoco.mjx._src.types import GeomType
+
+    _IMPORT_ERROR = None
+except ImportError as error:
+    collision_convex = collision_driver = mjx_math = mesh = GeomInfo = GeomType = None
+    _IMPORT_ERROR = error
+
+# What it calls in Brax and MJX, by module.
+_INTERNALS = {
+    "brax.contact": (brax.contact, ("get",)),
+    "brax.spring.collisions": (spring_collisions, ("resolve",)),
+    "mujoco.mjx._src.collision_convex": (
+        collision_convex,
+        ("_sphere_convex", "_capsule_convex"),
+    ),
+    "mujoco.mjx._src.collision_driver": (collision_driver, ("_contact_groups",)),
+    "mujoco.mjx._src.math": (mjx_math, ("make_frame",)),
+    "mujoco.mjx._src.mesh": (mesh, ("box",)),
+}
+# The versions near-wall culling was written and tested against.
+TESTED = "brax 0.14 and mujoco-mjx 3.17"
+
+
+def missing_internals() -> list[str]:
+    """The Brax and MJX internals near-wall culling calls that this install lacks
+    (none on the tested versions, `TESTED`)."""
+    if _IMPORT_ERROR is not None:
+        return [f"{type(_IMPORT_ERROR).__name__}: {_IMPORT_ERROR}"]
+    return [
+        f"{module}.{name}"
+        for module, (found, names) in _INTERNALS.items()
+        for name in names
+        if not hasattr(found, name)
+    ]
+
+
 # Brax's own contact function and spring collision resolution, kept before any
 # patching.
-_brax_contacts = brax.contact.get
-_brax_resolve = spring_collisions.resolve
+_brax_contacts = getattr(brax.contact, "get", None)
+_brax_resolve = getattr(spring_collisions, "resolve", None)
 # A pair whose bounding boxes are apart by more than this (metres) is not computed:
 # far above the float32 rounding of positions of a few metres, far below a contact.
 _SLACK = 1e-3
 # MJX's routine for a robot geom type against a box, and its contacts per pair.
-_SPHERE, _CAPSULE, _BOX = GeomType.SPHERE, GeomType.CAPSULE, GeomType.BOX
+_SPHERE, _CAPSULE, _BOX = (
+    (GeomType.SPHERE, GeomType.CAPSULE, GeomType.BOX) if GeomType else (0, 1, 2)
+)
 _NCON = {_SPHERE: 1, _CAPSULE: 2}
 # Brax Contact fields that MJX fills from the pair's geom parameters.
 _PARAMS = ("includemargin", "friction", "solref", "solreffriction", "solimp")
@@ -161,6 +207,14 @@ class NearWalls:
     def __init__(
         self, sys, layout: MazeLayout, cell_size: float, max_wall_rows: int = 8
     ):
+        missing = missing_internals()
+        if missing:
+            raise RuntimeError(
+                "near-wall culling (`cull_walls=True`) calls Brax and MuJoCo MJX "
+                f"internals that this install lacks ({', '.join(missing)}; tested "
+                f"with {TESTED}): pass cull_walls=False to test every wall pair, "
+                "or install the tested versions"
+            )
         model = sys.mj_model
         names = [model.geom(g).name for g in range(model.ngeom)]
         rectangles = layout.wall_rectangles()
@@ -360,8 +414,22 @@ class NearWalls:
             )
             return self._pooled(rows, xpos, xmat), (True, True)
 
-        self._touching_fns[rows] = touching
-        return touching
+        # The batching rule has no transpose, so jax.grad would fail somewhere deep
+        # inside JAX: say what to do instead.
+        @jax.custom_jvp
+        def differentiable(xpos, xmat):
+            return touching(xpos, xmat)
+
+        @differentiable.defjvp
+        def _no_gradients(primals, tangents):
+            raise NotImplementedError(
+                "gradients through near-wall contacts are not supported (jax.grad "
+                "of a walled env's step): build the env with cull_walls=False, "
+                "whose contacts (every wall pair) are Brax's own"
+            )
+
+        self._touching_fns[rows] = differentiable
+        return differentiable
 
     def _pooled(self, rows: int, xpos, xmat):
         """The active wall contacts of a batch of envs whose geoms are at `xpos`,
@@ -527,16 +595,50 @@ class NearWalls:
         return xdv
 
     @contextlib.contextmanager
-    def patched(self) -> Iterator[None]:
-        """Inside it, `brax.contact.get(self.sys, x)` returns `self(x)`: Brax's
-        spring pipeline, traced inside it, uses the near-wall contacts."""
+    def patched(self) -> Iterator["Taken"]:
+        """Inside it, `brax.contact.get(self.sys, x)` returns `self(x)` and Brax's
+        spring `collisions.resolve` is `self.resolve`: Brax's pipelines, traced
+        inside it, use the near-wall contacts. It yields a `Taken` that counts the
+        calls, so the caller can check that the pipeline went this way (a Brax that
+        imported these functions by name would go around the patch).
+
+        The patch swaps module attributes of Brax for the duration: envs must not be
+        stepped (traced) from two threads at once, one of them a walled one."""
         original = brax.contact.get, spring_collisions.resolve
+        taken = Taken()
 
         def get(sys, x):
-            return self(x) if sys is self.sys else original[0](sys, x)
+            if sys is not self.sys:
+                return original[0](sys, x)
+            taken.get += 1
+            return self(x)
 
-        brax.contact.get, spring_collisions.resolve = get, self.resolve
+        def resolve(sys, state):
+            taken.resolve += 1
+            return self.resolve(sys, state)
+
+        brax.contact.get, spring_collisions.resolve = get, resolve
         try:
-            yield
+            yield taken
         finally:
             brax.contact.get, spring_collisions.resolve = original
+
+
+@dataclasses.dataclass
+class Taken:
+    """How often `NearWalls.patched` was called through, by function."""
+
+    get: int = 0
+    resolve: int = 0
+
+    def check(self, backend: str) -> None:
+        """Raise unless the `backend`'s pipeline called the near-wall contacts: the
+        spring pipeline through `resolve`, the others through `get`."""
+        taken = self.resolve if backend == "spring" else self.get
+        if not taken:
+            raise RuntimeError(
+                f"near-wall culling was not used: Brax's {backend} pipeline did not "
+                "call brax.contact.get / brax.spring.collisions.resolve through their "
+                f"modules (a Brax other than the tested {TESTED}?); pass "
+                "cull_walls=False to test every wall pair"
+            )
