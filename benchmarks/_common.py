@@ -4,9 +4,11 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -144,3 +146,37 @@ def run_point(script: str, args: list[str], timeout_s: float) -> dict:
         tail = (out.stderr or out.stdout).strip().splitlines()[-5:]
         return dict(error=f"exit {out.returncode}: " + " | ".join(tail))
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# A line of `release_runner.py`'s output: `[seconds since start, peak GB] line`.
+RELEASE_STAMP = re.compile(r"^\[\s*([0-9.]+) s\s+([0-9.]+) GB\] (.*)$")
+
+
+def run_release(
+    python: str,
+    release: str,
+    flags: list[str],
+    timeout_s: float,
+    on_line: Callable[[float, float, str], None],
+) -> tuple[list[str], int]:
+    """Run the release's `train.py` with `flags` through `release_runner.py` (by the
+    release's `python`, in its checkout `release`), calling `on_line(seconds, peak
+    GB, line)` for each line it prints, as it prints it; killed after `timeout_s`
+    (it may compile for minutes without a line). Returns the command and its exit
+    status."""
+    runner = str(Path(__file__).parent / "release_runner.py")
+    cmd = [python, runner, release, "--", *flags]
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=release
+    ) as proc:
+        watchdog = threading.Timer(timeout_s, proc.kill)
+        watchdog.start()
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            match = RELEASE_STAMP.match(raw.rstrip("\n"))
+            if match:
+                t, gb, line = match.groups()
+                on_line(float(t), float(gb), line)
+        code = proc.wait()
+        watchdog.cancel()
+    return cmd, code

@@ -52,14 +52,13 @@ import math
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 
 START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import LAST, machine, RESULTS  # noqa: E402
+from _common import LAST, machine, RESULTS, run_release  # noqa: E402
 
 
 CODES = ("release", "equicrl_first", "equicrl_fresh")
@@ -185,7 +184,6 @@ def release_flags(s: dict, seed: int) -> list[str]:
     ]  # fmt: skip
 
 
-_STAMP = re.compile(r"^\[\s*([0-9.]+) s\s+([0-9.]+) GB\] (.*)$")
 _EPOCH = re.compile(r"^epoch (\d+) out of (\d+) complete\. metrics: (\{.*\})$")
 
 
@@ -200,46 +198,36 @@ def _release_metrics(text: str) -> dict:
     }
 
 
-def run_release(s: dict, seed: int, release: str, python: str, timeout_s: float):
+def run_release_seed(s: dict, seed: int, release: str, python: str, timeout_s: float):
     """One seed of the release's `train.py` in a fresh process: its evaluations."""
-    runner = str(Path(__file__).parent / "release_runner.py")
-    cmd = [python, runner, release, "--", *release_flags(s, seed)]
     evals, tail = [], []
-    with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=release
-    ) as proc:
-        watchdog = threading.Timer(timeout_s, proc.kill)
-        watchdog.start()
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            match = _STAMP.match(raw.rstrip("\n"))
-            if not match:
-                continue
-            t, gb, line = match.groups()
-            tail = (tail + [line])[-3:]
-            epoch = _EPOCH.match(line)
-            if epoch is None:
-                continue
-            m = _release_metrics(epoch.group(3))
-            evals.append(
-                dict(
-                    env_steps=int(m["training/envsteps"]),
-                    wall_s=float(t),
-                    time_at_goal=m["eval/episode_success"],
-                    success=m["eval/episode_success_any"],
-                    peak_rss_gb=float(gb),
-                )
+
+    def on_line(t: float, gb: float, line: str) -> None:
+        nonlocal tail
+        tail = (tail + [line])[-3:]
+        epoch = _EPOCH.match(line)
+        if epoch is None:
+            return
+        m = _release_metrics(epoch.group(3))
+        evals.append(
+            dict(
+                env_steps=int(m["training/envsteps"]),
+                wall_s=t,
+                time_at_goal=m["eval/episode_success"],
+                success=m["eval/episode_success_any"],
+                peak_rss_gb=gb,
             )
-            print(
-                f"  release seed {seed}: epoch {int(epoch.group(1)) + 1}/"
-                f"{epoch.group(2)} at {float(t):.0f} s, {evals[-1]['env_steps']:,} "
-                f"env steps: time at goal {evals[-1]['time_at_goal']:.1f}, success "
-                f"{evals[-1]['success']:.2f}",
-                file=sys.stderr,
-                flush=True,
-            )
-        code = proc.wait()
-        watchdog.cancel()
+        )
+        print(
+            f"  release seed {seed}: epoch {int(epoch.group(1)) + 1}/"
+            f"{epoch.group(2)} at {t:.0f} s, {evals[-1]['env_steps']:,} env steps: "
+            f"time at goal {evals[-1]['time_at_goal']:.1f}, success "
+            f"{evals[-1]['success']:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    cmd, code = run_release(python, release, release_flags(s, seed), timeout_s, on_line)
     if code != 0 or len(evals) < s["epochs"]:
         raise RuntimeError(
             f"the release's seed {seed} stopped after {len(evals)} of {s['epochs']} "
@@ -567,7 +555,7 @@ def main() -> None:
             code = code or dict(one_program=False, runs=[])
             for seed in range(len(code["runs"]), args.seeds):
                 code["runs"].append(
-                    run_release(
+                    run_release_seed(
                         s, seed, args.release, args.release_python, args.release_timeout
                     )
                 )

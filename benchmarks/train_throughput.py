@@ -41,16 +41,14 @@ import argparse
 import json
 import re
 import resource
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 
 START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, RESULTS, run_point  # noqa: E402
+from _common import machine, RESULTS, run_point, run_release  # noqa: E402
 
 
 def config(depth: int, epochs: int, remat: bool):
@@ -115,7 +113,6 @@ def measure(depth: int, epochs: int, remat: bool) -> dict:
     )
 
 
-_STAMP = re.compile(r"^\[\s*([0-9.]+) s\s+([0-9.]+) GB\] (.*)$")
 _SPS = re.compile(r"'training/sps': ([0-9.eE+-]+)")
 
 
@@ -143,25 +140,17 @@ def measure_release(
 ) -> dict:
     """The release's `train.py` at `depth` in a fresh process (`release_runner.py`),
     its stages read from its stamped output."""
-    runner = str(Path(__file__).parent / "release_runner.py")
-    cmd = [python, runner, release, "--", *release_flags(depth, epochs)]
     lines: list[tuple[float, float, str]] = []
     start = time.perf_counter()
-    with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=release
-    ) as proc:
-        # It may compile for minutes without a line: a timer stops it.
-        watchdog = threading.Timer(timeout_s, proc.kill)
-        watchdog.start()
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            match = _STAMP.match(raw.rstrip("\n"))
-            if match:
-                t, gb, line = match.groups()
-                lines.append((float(t), float(gb), line))
-                print(f"  release depth {depth}: {raw.rstrip()[:160]}", file=sys.stderr)
-        code = proc.wait()
-        watchdog.cancel()
+
+    def on_line(t: float, gb: float, line: str) -> None:
+        lines.append((t, gb, line))
+        stamp = f"[{t:8.1f} s {gb:5.2f} GB] {line}"
+        print(f"  release depth {depth}: {stamp[:160]}", file=sys.stderr)
+
+    cmd, code = run_release(
+        python, release, release_flags(depth, epochs), timeout_s, on_line
+    )
     point: dict = dict(depth=depth, epochs=epochs, command=" ".join(cmd[1:]))
     if not lines:
         return dict(point, error=f"exit {code}, no output")

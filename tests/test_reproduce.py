@@ -11,6 +11,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import reproduce_release as rr  # noqa: E402
+from _common import RELEASE_STAMP  # noqa: E402
 
 
 # A line as the release's train.py prints it (through release_runner.py's stamp).
@@ -50,7 +51,7 @@ def _settings(**changes):
 
 
 def test_reads_the_release_output():
-    t, gb, line = rr._STAMP.match(LINE).groups()
+    t, gb, line = RELEASE_STAMP.match(LINE).groups()
     assert (float(t), float(gb)) == (133.7, 1.08)
     epoch = rr._EPOCH.match(line)
     assert epoch.group(1, 2) == ("3", "20")

@@ -156,6 +156,44 @@ class GoalEnv(Env):
 _EPISODE_INFO = ("steps", "truncation", "episode_done", "episode_metrics")
 
 
+def _step_on(env: Env, state: State, own: tuple[str, ...], action) -> tuple:
+    """Step a batch of envs on from `state` as an auto-reset wrapper does: the
+    wrapper's `own` info taken out (returned, by name), the step count zeroed where
+    the last step ended an episode. Returns `(next state, done as bools, own)`."""
+    info = dict(state.info)
+    taken = {name: info.pop(name) for name in own}
+    if "steps" in info:
+        steps = info["steps"]
+        info["steps"] = jnp.where(state.done, jnp.zeros_like(steps), steps)
+    state = state.replace(done=jnp.zeros_like(state.done), info=info)
+    state = env.step(state, action)
+    return state, state.done.astype(bool), taken
+
+
+def _restart_where_done(state: State, done, fresh: dict, **own) -> State:
+    """`state` with the envs that are `done` restarted from `fresh` (a batch of
+    pipeline states, observations and the env's own info), the finished episode's
+    last observation in `info["last_obs"]`, and the wrapper's `own` info put back.
+    Brax's episode bookkeeping stays the finished episode's (see `_EPISODE_INFO`)."""
+
+    def where_done(new, old):
+        return jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)
+
+    info = dict(state.info)
+    info["last_obs"] = state.obs
+    for name, value in fresh["info"].items():
+        if name in info and name not in _EPISODE_INFO:
+            info[name] = jax.tree.map(where_done, value, info[name])
+    info.update(own)
+    return state.replace(
+        pipeline_state=jax.tree.map(
+            where_done, fresh["pipeline_state"], state.pipeline_state
+        ),
+        obs=where_done(fresh["obs"], state.obs),
+        info=info,
+    )
+
+
 class GoalAutoResetWrapper(Wrapper):
     """Resets a *batch* of environments when their episodes end, each with a new start
     and goal, computing resets only when they are needed.
@@ -226,14 +264,8 @@ class GoalAutoResetWrapper(Wrapper):
         return state
 
     def step(self, state: State, action: jax.Array) -> State:
-        info = dict(state.info)
-        pool, used, key = (info.pop(name) for name in self._OWN)
-        if "steps" in info:
-            steps = info["steps"]
-            info["steps"] = jnp.where(state.done, jnp.zeros_like(steps), steps)
-        state = state.replace(done=jnp.zeros_like(state.done), info=info)
-        state = self.env.step(state, action)
-        done = state.done.astype(bool)
+        state, done, own = _step_on(self.env, state, self._OWN, action)
+        pool, used, key = (own[name] for name in self._OWN)
 
         def refill(pool, used, key):
             keys = jax.vmap(jax.random.split)(key)
@@ -257,26 +289,13 @@ class GoalAutoResetWrapper(Wrapper):
         slot = jnp.minimum(used, self.pool_size - 1)
         rows = jnp.arange(done.shape[0])
         fresh = jax.tree.map(lambda x: x[rows, slot], pool)
-
-        def where_done(new, old):
-            return jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)
-
-        info = dict(state.info)
-        info["last_obs"] = state.obs
-        for name, value in fresh["info"].items():
-            # The env's own info only: the episode bookkeeping stays the finished
-            # episode's (see `_EPISODE_INFO`).
-            if name in info and name not in _EPISODE_INFO:
-                info[name] = jax.tree.map(where_done, value, info[name])
-        info.update(
-            reset_pool=pool, pool_used=used + done.astype(used.dtype), reset_key=key
-        )
-        return state.replace(
-            pipeline_state=jax.tree.map(
-                where_done, fresh["pipeline_state"], state.pipeline_state
-            ),
-            obs=where_done(fresh["obs"], state.obs),
-            info=info,
+        return _restart_where_done(
+            state,
+            done,
+            fresh,
+            reset_pool=pool,
+            pool_used=used + done.astype(used.dtype),
+            reset_key=key,
         )
 
 
@@ -316,28 +335,6 @@ class FirstStateAutoResetWrapper(Wrapper):
         return state
 
     def step(self, state: State, action: jax.Array) -> State:
-        info = dict(state.info)
-        first = info.pop("first_state")
-        if "steps" in info:
-            steps = info["steps"]
-            info["steps"] = jnp.where(state.done, jnp.zeros_like(steps), steps)
-        state = state.replace(done=jnp.zeros_like(state.done), info=info)
-        state = self.env.step(state, action)
-        done = state.done.astype(bool)
-
-        def where_done(new, old):
-            return jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)
-
-        info = dict(state.info)
-        info["last_obs"] = state.obs
-        for name, value in first["info"].items():
-            if name in info and name not in _EPISODE_INFO:
-                info[name] = jax.tree.map(where_done, value, info[name])
-        info["first_state"] = first
-        return state.replace(
-            pipeline_state=jax.tree.map(
-                where_done, first["pipeline_state"], state.pipeline_state
-            ),
-            obs=where_done(first["obs"], state.obs),
-            info=info,
-        )
+        state, done, own = _step_on(self.env, state, self._OWN, action)
+        first = own["first_state"]
+        return _restart_where_done(state, done, first, first_state=first)
