@@ -161,3 +161,37 @@ def test_missing_optional_loggers_say_what_to_install(monkeypatch):
         equicrl.WandbLogger(project="p")
     with pytest.raises(ImportError, match=r"equicrl\[tensorboard\]"):
         equicrl.TensorBoardLogger("x")
+
+
+def test_the_examples_keep_a_compilation_cache_of_the_users_own(tmp_path):
+    # In a fresh interpreter with no cache configured: the user's cache directory,
+    # readable by its owner alone; off with EQUICRL_COMPILATION_CACHE=0; a cache JAX
+    # already has is kept. (This test process has the suite's own cache.)
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import jax\n"
+        "from equicrl.cli._main import use_compilation_cache\n"
+        "print(use_compilation_cache(), jax.config.jax_compilation_cache_dir)\n"
+    )
+
+    def run(**env):
+        base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMP")}
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**base, "XDG_CACHE_HOME": str(tmp_path), **env},
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.split()[-2:]
+
+    cache = tmp_path / "equicrl" / "jax"
+    assert run() == [str(cache), str(cache)]
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert run(EQUICRL_COMPILATION_CACHE="0") == ["None", "None"]
+    mine = str(tmp_path / "mine")
+    assert run(JAX_COMPILATION_CACHE_DIR=mine) == ["None", mine]

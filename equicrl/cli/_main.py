@@ -11,6 +11,7 @@ import datetime
 import functools
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -73,6 +74,8 @@ def train_cli(
     argv = list(sys.argv[1:] if args is None else args)
     with _user_errors(program):
         options, preset_config = _parse_options(presets, description, argv, prog)
+    if options.compilation_cache:
+        use_compilation_cache()
     if options.distributed:
         jax.distributed.initialize()
     if options.eval_only is not None:
@@ -100,6 +103,35 @@ def train_cli(
 
     finished = header is not None and header["epoch"] >= num_epochs(plan.config)
     return run_training(plan, program, argv, finished=finished)
+
+
+def use_compilation_cache() -> Path | None:
+    """Give JAX a persistent compilation cache in the user's own cache directory
+    (`$XDG_CACHE_HOME/equicrl/jax`, else `~/.cache/equicrl/jax`, made readable by
+    its owner alone), unless `EQUICRL_COMPILATION_CACHE` is `0` (or `false`, `no`,
+    `off`), JAX already has a cache directory (`JAX_COMPILATION_CACHE_DIR` or
+    `jax.config`), or the directory belongs to another user. Returns the directory
+    used, or `None`."""
+    import jax
+
+    setting = os.environ.get("EQUICRL_COMPILATION_CACHE", "1").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return None
+    if jax.config.jax_compilation_cache_dir:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    path = Path(base) / "equicrl" / "jax"
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if hasattr(os, "getuid") and path.stat().st_uid != os.getuid():
+            return None  # never a cache another user can write
+        path.chmod(0o700)
+    except OSError:
+        return None  # no cache rather than no run
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    return path
 
 
 @contextlib.contextmanager

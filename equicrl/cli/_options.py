@@ -40,6 +40,12 @@ class TrainOptions:
     """Also log metrics for TensorBoard to RUN_DIR/tensorboard (needs tensorboardX)."""
     wandb_project: str | None = None
     """Also log metrics to this Weights & Biases project (needs wandb)."""
+    compilation_cache: bool = True
+    """Keep JAX's compiled programs in your cache directory
+    ($XDG_CACHE_HOME/equicrl/jax, else ~/.cache/equicrl/jax; yours alone), so that
+    running again with a flag changed starts without compiling again what is
+    unchanged. Also off with EQUICRL_COMPILATION_CACHE=0; a cache JAX already has
+    (JAX_COMPILATION_CACHE_DIR) is used instead."""
     distributed: bool = False
     """Multi-host: call `jax.distributed.initialize()` first (one process per host;
     under SLURM it reads the job's layout itself). Then `num_devices` counts every
