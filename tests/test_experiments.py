@@ -226,6 +226,64 @@ def test_the_collector_collects_and_the_learner_learns_as_without_it():
     assert int(first["collector_params"]) == -1
 
 
+@pytest.mark.slow
+def test_learners_learn_from_the_data_the_run_collects_and_never_act():
+    # The paper's collector design: the run's own networks collect as in a plain run,
+    # and learners of depths 4 and 8 take their own steps on the same batches.
+    from equicrl.training._collect import collect
+    from equicrl.training._learn import learn
+    from equicrl.training._state import initial_state, make_parts
+
+    config = tiny_config(2)
+    parts = make_parts(config)
+    lparts = make_parts(config.replace(learner_depths=(4, 8)))
+    key = jr.key(6)
+    ts = eqx.filter_jit(lambda k: initial_state(lparts, k))(key)
+    plain = eqx.filter_jit(lambda k: initial_state(parts, k))(key)
+    assert eqx.tree_equal(ts.crl, plain.crl) and plain.learners is None
+    depths = [learner.actor.trunk.depth for learner in ts.learners]
+    assert depths == [4, 8]
+    assert [le.critic.sa_encoder.depth for le in ts.learners] == [4, 8]
+    # The learners never act: the collection is the plain run's.
+    collected = eqx.filter_jit(lambda t: collect(lparts, t, jnp.asarray(False)))(ts)
+    reference = eqx.filter_jit(lambda t: collect(parts, t, jnp.asarray(False)))(plain)
+    np.testing.assert_array_equal(
+        collected.buffer.data["action"], reference.buffer.data["action"]
+    )
+    # Learning from the same buffer, the run's own networks take the plain run's
+    # steps; every learner learns.
+    mine, metrics, first = eqx.filter_jit(lambda t: learn(lparts, t))(collected)
+    theirs, _, _ = eqx.filter_jit(lambda t: learn(parts, t))(reference)
+    assert eqx.tree_equal(mine.crl, theirs.crl)
+    for before, after in zip(collected.learners, mine.learners):
+        assert not eqx.tree_equal(before.actor, after.actor)
+        assert not eqx.tree_equal(before.critic, after.critic)
+    for depth in (4, 8):
+        assert np.isfinite(metrics[f"learner{depth}_critic_loss"])
+    assert int(first["learners_loss"]) == -1 and int(first["learners_params"]) == -1
+    # A run reports each learner's evaluations, per seed, and says what it trains.
+    lines = []
+    _, history = equicrl.train(
+        config.replace(learner_depths=(4, 8), num_seeds=2),
+        log=lines.append,
+        outputs=False,
+    )
+    for depth in (4, 8):
+        assert f"eval/learner{depth}_time_at_goal" in history[-1]
+        assert all(f"eval/learner{depth}_success" in r for r in history[-1]["seeds"])
+    assert "collecting for learners of depths 4, 8" in lines[0]
+    assert "learner depth 8: time at goal" in lines[-1]
+
+
+def test_learners_are_checked():
+    with pytest.raises(ValueError, match="cannot be combined"):
+        tiny_config(2).replace(learner_depths=(4,), collector_depth=8)
+    with pytest.raises(ValueError, match="repeat"):
+        tiny_config(2).replace(learner_depths=(4, 4))
+    with pytest.raises(ValueError, match="multiples of `layers_per_block`"):
+        tiny_config(2).replace(learner_depths=(4, 6))
+
+
 def test_collector_and_teacher_do_not_combine():
     with pytest.raises(ValueError, match="cannot be combined"):
         tiny_config(2).replace(collector_depth=4, teacher="runs/x")

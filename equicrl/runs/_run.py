@@ -99,6 +99,17 @@ def progress_line(
                 f"{_value(r, 'eval/collector_time_at_goal', '.1f')}, success "
                 f"{_value(r, 'eval/collector_success', '.2f')}"
             )
+        learners = [
+            k[len("eval/") : -len("_success")]
+            for k in r
+            if k.startswith("eval/learner") and k.endswith("_success")
+        ]
+        for name in learners:
+            line += (
+                f" | {name.replace('learner', 'learner depth ')}: time at goal "
+                f"{_value(r, f'eval/{name}_time_at_goal', '.1f')}, success "
+                f"{_value(r, f'eval/{name}_success', '.2f')}"
+            )
     return line
 
 
@@ -116,12 +127,21 @@ _NETWORK_CHECKS = {
     "collector_actor_loss": ("collector's actor", None),
     "collector_alpha_loss": ("collector's temperature", None),
     "collector_params": ("collector", "the collector's parameters are"),
+    "learners_loss": ("learners", None),
+    "learners_params": ("learners", "a learner's parameters are"),
 }
 _BATCH_CHECKS = {
     "batch_state": "states",
     "batch_action": "actions",
     "batch_goal": "goals",
 }
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except TypeError:
+        return True
 
 
 def check_finite(first_nonfinite, record: dict, epoch: int, c, checkpoint) -> None:
@@ -162,8 +182,12 @@ def check_finite(first_nonfinite, record: dict, epoch: int, c, checkpoint) -> No
         name = networks[0]
         network, params = _NETWORK_CHECKS[name]
         if params is None:
-            value = record["seeds"][seed][name] if "seeds" in record else record[name]
-            what = f"`{name}` is not finite ({value})"
+            own = record["seeds"][seed] if "seeds" in record else record
+            if name in own:
+                what = f"`{name}` is not finite ({own[name]})"
+            else:  # the learners' losses, checked together
+                bad = [k for k, v in own.items() if "_loss" in k and not _finite(v)]
+                what = f"a learner's loss is not finite ({', '.join(bad) or name})"
         else:
             what = (
                 f"{params} not finite after the update (its loss was finite, "
@@ -225,5 +249,11 @@ def describe(
         nets += (
             f", learning from the data of a collector of depth {c.collector_depth} "
             "(its own actor and critic, learning from the same batches)"
+        )
+    if c.learner_depths:
+        depths = ", ".join(map(str, c.learner_depths))
+        nets += (
+            f", collecting for learners of depths {depths} (each its own actor and "
+            "critic, learning from the same batches, never acting)"
         )
     return f"equicrl: {c.env_name}, {c.num_envs} envs{seeds}, {nets}; {plan}{rounded}"

@@ -119,10 +119,16 @@ def _evaluate(parts: Parts, ts: TrainState, eval_keys, epoch: int) -> list[dict]
             )
 
     results = run(ts.crl)
-    if ts.collector is not None:
-        # The collector experiment: the collector too, on the same episodes.
-        for mine, theirs in zip(results, run(ts.collector)):
-            mine.update({f"collector_{k}": v for k, v in theirs.items()})
+    others = [("collector_", ts.collector)] if ts.collector is not None else []
+    if ts.learners is not None:
+        others += [
+            (f"learner{depth}_", learner)
+            for depth, learner in zip(c.learner_depths, ts.learners)
+        ]
+    # The collector experiment: the other agents too, on the same episodes.
+    for prefix, agent in others:
+        for mine, theirs in zip(results, run(agent)):
+            mine.update({f"{prefix}{k}": v for k, v in theirs.items()})
     return results
 
 

@@ -59,5 +59,6 @@ def collect(parts: Parts, ts: TrainState, random: Bool[Array, ""]) -> TrainState
         key=key,
         collections=ts.collections + 1,
         collector=ts.collector,
+        learners=ts.learners,
     )
     return shard(ts, parts.mesh)

@@ -135,6 +135,15 @@ class CRLConfig:
     (`eval/collector_...`). `None` (default): the run's actor collects its own
     data."""
 
+    learner_depths: tuple[int, ...] = ()
+    """The collector experiment as the paper ran it: learners (each an actor and a
+    critic of that depth, the run's widths) that learn from every batch of the run's
+    data, by contrastive RL, and never act; the run's own networks collect the data
+    as usual. With `(4, 16)` and a run of depth 16, a deep collector feeds a shallow
+    and a deep learner. Evaluations report each learner (`eval/learnerD_...`, `D`
+    its depth). `()` (default): none. Not with `collector_depth` (the one-learner
+    form) or a `teacher`."""
+
     def __post_init__(self):
         ints = (
             "num_envs unroll_length episode_length replay_rows prefill_rows batch_size "
@@ -204,6 +213,29 @@ class CRLConfig:
                     "`collector_depth` and `teacher` cannot be combined: a "
                     "distilled actor collects its own data"
                 )
+        if not isinstance(self.learner_depths, tuple):
+            raise TypeError(
+                f"`learner_depths` must be a tuple of depths, got "
+                f"{self.learner_depths!r}"
+            )
+        if self.learner_depths:
+            if len(set(self.learner_depths)) != len(self.learner_depths):
+                raise ValueError(
+                    f"`learner_depths` repeat a depth: {self.learner_depths}"
+                )
+            for other in ("collector_depth", "teacher"):
+                if getattr(self, other) is not None:
+                    raise ValueError(
+                        f"`learner_depths` and `{other}` cannot be combined: the run's "
+                        "own networks collect for the learners"
+                    )
+            for depth in self.learner_depths:
+                check_positive_int("learner_depths", depth)
+                if depth % self.layers_per_block:
+                    raise ValueError(
+                        f"`learner_depths` ({depth}) must be multiples of "
+                        f"`layers_per_block` ({self.layers_per_block})"
+                    )
         for name in depths:
             depth = getattr(self, name)
             if depth % self.layers_per_block:

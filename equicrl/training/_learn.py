@@ -33,6 +33,8 @@ CHECKS = (
     "collector_actor_loss",
     "collector_alpha_loss",
     "collector_params",
+    "learners_loss",
+    "learners_params",
 )
 
 
@@ -92,12 +94,13 @@ def learn(
         logsumexp_penalty=c.logsumexp_penalty,
     )
 
-    # The learner and, in the collector experiment, the collector: both learn from
-    # every batch.
-    agents_params, agents_static = eqx.partition((ts.crl, ts.collector), eqx.is_array)
+    # The learner and, in the collector experiment, the collector or the learners:
+    # all learn from every batch.
+    agents = (ts.crl, ts.collector, ts.learners)
+    agents_params, agents_static = eqx.partition(agents, eqx.is_array)
 
     def body(agents_params, key):
-        crl, collector = eqx.combine(agents_params, agents_static)
+        crl, collector, learners = eqx.combine(agents_params, agents_static)
         sample_key, step_key = jr.split(key)
         now, future, _ = ts.buffer.sample_relabelled(
             sample_key, c.batch_size, c.gamma, mesh=parts.mesh
@@ -121,17 +124,38 @@ def learn(
                 },
                 collector_params=_all_finite(collector),
             )
-        return eqx.filter((crl, collector), eqx.is_array), (metrics, finite)
+        if learners is not None:
+            stepped = []
+            losses, params = [], []
+            for i, (depth, learner) in enumerate(zip(c.learner_depths, learners)):
+                learner, theirs = crl_gradient_step(
+                    learner, batch, jr.fold_in(step_key, 2 + i), **step
+                )
+                stepped.append(learner)
+                metrics.update({f"learner{depth}_{k}": v for k, v in theirs.items()})
+                losses += [
+                    theirs[k] for k in ("critic_loss", "actor_loss", "alpha_loss")
+                ]
+                params.append(_all_finite(learner))
+            learners = tuple(stepped)
+            finite.update(
+                learners_loss=jnp.all(jnp.isfinite(jnp.stack(losses))),
+                learners_params=jnp.all(jnp.stack(params)),
+            )
+        out = eqx.filter((crl, collector, learners), eqx.is_array)
+        return out, (metrics, finite)
 
     key, learn_key = jr.split(ts.key)
     agents_params, (metrics, finite) = jax.lax.scan(
         body, agents_params, jr.split(learn_key, c.gradient_steps_per_collection)
     )
-    crl, collector = eqx.combine(agents_params, agents_static)
+    crl, collector, learners = eqx.combine(agents_params, agents_static)
     metrics = jax.tree.map(jnp.mean, metrics)
     ts = eqx.tree_at(lambda t: (t.crl, t.key), ts, (crl, key))
     if collector is not None:
         ts = eqx.tree_at(lambda t: t.collector, ts, collector)
+    if learners is not None:
+        ts = eqx.tree_at(lambda t: t.learners, ts, learners)
     return shard(ts, parts.mesh), metrics, first_nonfinite(finite)
 
 

@@ -72,6 +72,8 @@ def shardings(ts, mesh: Mesh, *, seed_axis: bool = False) -> PyTree:
     )
     if ts.collector is not None:  # the collector experiment's agent: replicated
         layout = eqx.tree_at(lambda t: t.collector, layout, like(ts.collector))
+    if ts.learners is not None:  # the collector experiment's learners: replicated
+        layout = eqx.tree_at(lambda t: t.learners, layout, like(ts.learners))
     return layout
 
 

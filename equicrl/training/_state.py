@@ -43,6 +43,9 @@ class TrainState(eqx.Module):
     collector: CRLState | None = None
     """With `config.collector_depth`: the agent that collects the data (see
     `CRLConfig.collector_depth`); `None` otherwise."""
+    learners: tuple[CRLState, ...] | None = None
+    """With `config.learner_depths`: the agents that learn from the run's data and
+    never act, one per depth; `None` otherwise."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,9 +155,20 @@ def initial_state(parts: Parts, key: PRNGKeyArray) -> TrainState:
             *make_networks(parts, jr.fold_in(net_key, 1), c.collector_depth),
             parts.optimisers,
         )
+    learners = None
+    if c.learner_depths:
+        # Their own keys: the collector's networks are those of a run without them.
+        learners = tuple(
+            init_crl_state(
+                *make_networks(parts, jr.fold_in(net_key, 2 + i), depth),
+                parts.optimisers,
+            )
+            for i, depth in enumerate(c.learner_depths)
+        )
     ts = TrainState(
         crl=init_crl_state(actor, critic, parts.optimisers),
         collector=collector,
+        learners=learners,
         buffer=TrajectoryBuffer.create(example, c.replay_rows, c.num_envs),
         env_state=env_state,
         episode_id=jnp.zeros(c.num_envs, jnp.int32),
