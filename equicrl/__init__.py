@@ -47,7 +47,7 @@ from .runs._outputs import (
     rollout as rollout,
     save_html_rollout as save_html_rollout,
 )
-from .runs._train import train as train
+from .runs._train import Preempted as Preempted, train as train
 from .training._buffer import (
     TrajectoryBuffer as TrajectoryBuffer,
     truncated_geometric as truncated_geometric,

@@ -499,3 +499,100 @@ def test_a_non_finite_loss_names_its_seed():
     with pytest.raises(FloatingPointError, match="in seed 1 at gradient step 4 of"):
         check_finite(first, record, 2, SEEDS, None)
     check_finite({"critic_loss": jnp.array([-1, -1])}, record, 2, SEEDS, None)
+
+
+def _preempt_after(process, prefix, signals, delay):
+    """Read the process's stdout until a line starts with `prefix`, wait `delay` s,
+    send each of `signals` (a few ms apart); return (exit status, stdout, stderr,
+    seconds from the first signal to the exit)."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(prefix):
+            time.sleep(delay)
+            sent = time.perf_counter()
+            for sig in signals:
+                process.send_signal(sig)
+                time.sleep(0.005)
+            break
+    out, err = process.communicate(timeout=120)
+    return process.returncode, "".join(lines) + out, err, time.perf_counter() - sent
+
+
+@pytest.mark.slow
+def test_preempted_runs_checkpoint_and_resume_exactly(uninterrupted, tmp_path):
+    # SIGTERM and SIGUSR1, as SLURM sends them, at random moments of a real process
+    # of the tiny example (checkpoints every 2 epochs, evaluations every 2): while it
+    # builds, mid-run, and twice in a row (the second arriving while the first's
+    # checkpoint is written). Each stops within seconds with one line naming the
+    # checkpoint and the resume command, status 128 + the signal; resumed, the run
+    # ends exactly as the uninterrupted one.
+    script = tmp_path / "tiny.py"
+    script.write_text(SCRIPT)
+    run_dir = tmp_path / "run"
+    env = {
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache"),
+        **os.environ,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    flags = ["--checkpoint-every", "2", "--eval-every", "2"]
+    rng = random.Random(1)
+    process = _start(script, ["--run-dir", str(run_dir), *flags], env)
+    code, _, err, _ = _preempt_after(process, "run directory", [signal.SIGTERM], 0)
+    assert code == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM; no checkpoint was written" in err
+    assert not (run_dir / "checkpoint.eqx").exists()
+    stops = []
+    for signals in ([signal.SIGTERM], [signal.SIGUSR1, signal.SIGUSR1]):
+        process = _start(script, ["--resume", str(run_dir)], env)
+        stops.append(
+            _preempt_after(process, "[", signals, rng.uniform(0, 0.03)) + (signals[0],)
+        )
+        _check_loadable(run_dir)
+    epochs = []
+    for code, out, err, seconds, sig in stops:
+        assert code == 128 + sig, err
+        (line,) = [x for x in err.splitlines() if x.strip()]
+        assert f"tiny.py: stopped by {sig.name}; a checkpoint of epoch" in line
+        assert f"resume with: python {script} --resume {run_dir}" in line
+        assert "received " + sig.name in out
+        assert seconds < 10, seconds
+        epochs.append(int(line.split("checkpoint of epoch ")[1].split()[0]))
+    # Each stop checkpointed the epoch it was in; the second resumed from the first.
+    assert 1 <= epochs[0] <= epochs[1] <= 6
+    finished = _start(script, ["--resume", str(run_dir)], env).communicate(timeout=300)
+    done = _check_loadable(run_dir)
+    assert done.epoch == 6, finished
+    for x, y in zip(_leaves(uninterrupted[0]), _leaves(done.state), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert _timeless(done.history) == _timeless(uninterrupted[1])
+
+
+@pytest.mark.slow
+def test_train_handles_the_signals_only_where_the_caller_does_not(tmp_path):
+    # Library use: a SIGTERM raises equicrl.Preempted after a checkpoint, and the
+    # handlers are put back; a caller's own handler is left in charge.
+    def send_at(epoch):
+        def log(line):
+            if line.startswith(f"[{100 * epoch / 2:5.1f}%]"):
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        return log
+
+    config = tiny_config(2)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(equicrl.Preempted) as stopped:
+        equicrl.train(config, run_dir=tmp_path / "a", outputs=False, log=send_at(1))
+    assert stopped.value.epoch == 1 and stopped.value.signal == "SIGTERM"
+    assert stopped.value.checkpoint == tmp_path / "a" / "checkpoint.eqx"
+    assert equicrl.load_run(tmp_path / "a").epoch == 1
+    assert signal.getsignal(signal.SIGTERM) == before
+    seen = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        _, history = equicrl.train(
+            config, run_dir=tmp_path / "b", outputs=False, log=send_at(1)
+        )
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert seen == [signal.SIGTERM] and len(history) == 2

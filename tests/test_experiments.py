@@ -276,6 +276,12 @@ def test_learners_learn_from_the_data_the_run_collects_and_never_act():
 
 
 def test_learners_are_checked():
+    from equicrl.runs._rundir import config_dict, config_from_dict, differences
+
+    # Saved to config.json (a list) and read back (a tuple), unchanged.
+    config = tiny_config(2).replace(learner_depths=(4, 16))
+    assert config_from_dict(config_dict(config)) == config
+    assert differences(config_dict(config), config) == []
     with pytest.raises(ValueError, match="cannot be combined"):
         tiny_config(2).replace(learner_depths=(4,), collector_depth=8)
     with pytest.raises(ValueError, match="repeat"):

@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
     nothing in it is written."""
     import jax
 
-    from ..runs._train import train
+    from ..runs._train import Preempted, train
 
     config, run_dir, options = plan.config, plan.run_dir, plan.options
     main_process = jax.process_index() == 0
@@ -60,7 +61,7 @@ def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
             if k not in ("config", "preset")
         },
     }
-    interrupted = False
+    interrupted = preempted = None
     try:
         state, history = train(
             config,
@@ -74,12 +75,26 @@ def run_training(plan: _Plan, program: str, argv: list[str], *, finished: bool):
             log=log,
             loggers=[*loggers, *([bar] if bar else [])],
             record=record,
+            preemption=True,
         )
     except KeyboardInterrupt:
         interrupted = True
+    except Preempted as e:
+        preempted = e
     finally:
         for logger in [*loggers, *([bar] if bar else [])]:
             logger.close()
+    if preempted is not None:
+        # One line, then the exit status of the signal's default action (128 + its
+        # number: 143 for SIGTERM, 138 for SIGUSR1), as a scheduler expects.
+        command = shlex.join(["python", sys.argv[0], "--resume", str(run_dir)])
+        print(
+            f"{program}: {preempted}; resume with: {command}",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        os._exit(128 + int(getattr(signal, preempted.signal)))
     if interrupted:
         _interrupted(program, run_dir)
         # Not SystemExit: interpreter shutdown while XLA is still compiling can

@@ -68,13 +68,17 @@ def config_from_dict(saved: dict) -> CRLConfig:
 
 def _upgraded(saved: dict) -> dict:
     """A saved config with the fields added since it was saved, at the values that
-    run used: a run made before the prefill was a choice prefilled uniformly."""
-    return {"prefill": "uniform", **saved}
+    run used: a run made before the prefill was a choice prefilled uniformly. JSON's
+    lists are the config's tuples again."""
+    out = {"prefill": "uniform", **saved}
+    if isinstance(out.get("learner_depths"), list):
+        out["learner_depths"] = tuple(out["learner_depths"])
+    return out
 
 
 def differences(saved: dict, config: CRLConfig) -> list[str]:
     """`field: saved -> new` for each field where `config` differs from `saved`."""
-    new, saved = config_dict(config), _upgraded(saved)
+    new, saved = config_dict(config), json.loads(json.dumps(_upgraded(saved)))
     return [
         f"{k}: {saved.get(k)!r} -> {new[k]!r}"
         for k in new

@@ -91,6 +91,83 @@ def _programs(parts: Parts, teacher=None) -> _Programs:
     )
 
 
+class Preempted(Exception):
+    """Raised by [`equicrl.train`][] when SIGTERM or SIGUSR1 stopped a run (see its
+    `preemption`): `signal` (its name), `epoch` (of the checkpoint written, or 0
+    if the run had not started its epochs and none was) and `checkpoint` (its
+    path, or `None`)."""
+
+    def __init__(self, signal: str, epoch: int, checkpoint: Path | None):
+        self.signal, self.epoch, self.checkpoint = signal, epoch, checkpoint
+        where = (
+            f"a checkpoint of epoch {epoch} is in {checkpoint}"
+            if checkpoint is not None
+            else "no checkpoint was written (the run had not started its epochs)"
+        )
+        super().__init__(f"stopped by {signal}; {where}")
+
+
+class _Signals:
+    """SIGTERM and SIGUSR1 noted while a run trains (see `train`'s `preemption`),
+    acted on between epochs."""
+
+    NAMES = ("SIGTERM", "SIGUSR1")
+
+    def __init__(self, install: bool | None):
+        import signal
+        import threading
+
+        self.received: str | None = None
+        self._previous = {}
+        wanted = [getattr(signal, n) for n in self.NAMES if hasattr(signal, n)]
+        if (
+            install is False
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return
+        if install is None and any(
+            signal.getsignal(s) not in (signal.SIG_DFL, None) for s in wanted
+        ):
+            return  # the caller handles them
+
+        def note(signum, frame):
+            self.received = signal.Signals(signum).name
+
+        for s in wanted:
+            self._previous[s] = signal.signal(s, note)
+
+    def restore(self) -> None:
+        import signal
+
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def stop_if_asked(self, done, epoch: int, log) -> None:
+        """If a signal came: checkpoint `done` (`(files, state, saved)` of the epoch
+        just finished; `None` before the epochs) and raise `Preempted`."""
+        if self.received is None:
+            return
+        started = time.perf_counter()
+        checkpoint = None
+        if done is not None:
+            files, ts, saved = done
+            if files is not None:
+                if not saved:
+                    files.save(ts, epoch)
+                checkpoint = files.checkpoint
+        log(
+            f"received {self.received}: "
+            + (
+                f"saved a checkpoint of epoch {epoch} in "
+                f"{time.perf_counter() - started:.1f} s ({checkpoint})"
+                if checkpoint is not None
+                else "stopping before the first epoch, with no checkpoint"
+            )
+        )
+        raise Preempted(self.received, epoch if checkpoint else 0, checkpoint)
+
+
 def _evaluate(parts: Parts, ts: TrainState, eval_keys, epoch: int) -> list[dict]:
     c = parts.config
     kwargs = dict(
@@ -147,6 +224,7 @@ def train(
     loggers: Sequence[Callable[[dict], None]] = (),
     outputs: bool = True,
     record: dict | None = None,
+    preemption: bool | None = None,
 ) -> tuple[TrainState, list[dict]]:
     """Train contrastive RL as `config` says.
 
@@ -201,6 +279,19 @@ def train(
         above, every env) and, for Brax envs, `rollout.html`.
     - `record`: more JSON-serialisable facts for `config.json` (the command line
         records its preset and command).
+    - `preemption`: with `run_dir`, what SIGTERM and SIGUSR1 (the signals a cluster
+        such as SLURM sends before it stops a job) do during the run: the epoch under
+        way finishes (its compiled collection and gradient steps; its evaluation, if
+        due), a checkpoint of it is written (atomically: a second signal only asks
+        again), and [`equicrl.Preempted`][] is raised, naming the epoch and the
+        checkpoint; `train(..., resume=True)` then goes on exactly as if never
+        stopped. A signal while the envs are built or the buffer prefilled stops the
+        run there, with no checkpoint (resuming starts it over, to the same
+        result). `None` (default): the handlers are installed unless the caller has
+        its own for those signals (or this is not the main thread); `True`: always;
+        `False`: signals are left alone. The previous handlers are restored when
+        `train` returns. On the 2-core CPU the main job's epoch takes a fraction of
+        a second and its checkpoint under one: far inside SLURM's 30 s grace.
 
     Every check that needs nothing compiled (the config, the env name, the devices,
     the run directory and checkpoint header) runs before the build. See
@@ -278,19 +369,22 @@ def train(
             c, run_dir, start_epoch if resume else None, options, record, main_process
         )
         log(f"run directory: {files.path}")
+    signals = _Signals(preemption if run_dir is not None else False)
     try:
         refill = header is not None and not header.get("buffer", True)
         log(describe(c, epochs, start_epoch=start_epoch, refill=refill))
         if resume and header is None:
             log(f"no checkpoint in {run_dir} yet: the run starts from the beginning")
         parts, programs, ts, eval_keys = _start(c, files, header, env_overrides, log)
+        signals.stop_if_asked(None, 0, log)
         ts, history = _loop(
             parts, programs, ts, history, start_epoch, epochs, eval_keys, files,
             eval_every=eval_every, checkpoint_every=checkpoint_every, log=log,
             loggers=loggers if main_process else (),
-            refill=refill,
+            refill=refill, signals=signals,
         )  # fmt: skip
     finally:
+        signals.restore()
         if files is not None:
             files.close()
     if files is not None and outputs:
@@ -347,26 +441,30 @@ def _start(c: CRLConfig, files, header, env_overrides, log):
     return parts, programs, ts, eval_keys
 
 
-def prefill(programs: _Programs, ts: TrainState, c: CRLConfig) -> TrainState:
+def prefill(
+    programs: _Programs, ts: TrainState, c: CRLConfig, signals=None, log=print
+) -> TrainState:
     """The prefill (or a light checkpoint's refill): `prefill_collections`
     collections by the current actor, sampling (`config.prefill="actor"`), or of
     uniform actions, in the compiled collection of the epochs."""
     uniform = jnp.asarray(c.prefill == "uniform")
     for _ in range(c.prefill_collections):
         ts = programs.collect(uniform, ts)
+        if signals is not None:
+            signals.stop_if_asked(None, 0, log)
     return ts
 
 
 def _loop(
     parts, programs, ts, history, start_epoch, epochs, eval_keys, files, *,
-    eval_every, checkpoint_every, log, loggers, refill,
+    eval_every, checkpoint_every, log, loggers, refill, signals=None,
 ):  # fmt: skip
     """The epochs: collect and learn (compiled), then evaluate, record, checkpoint and
     print progress."""
     c = parts.config
     if start_epoch == 0 or refill:
         start = time.perf_counter()
-        ts = prefill(programs, ts, c)
+        ts = prefill(programs, ts, c, signals, log)
         log(
             f"{'refilled' if refill else 'prefilled'} the buffer with "
             f"{prefill_steps(c):,} steps {prefill_source(c, refill)} in "
@@ -409,12 +507,14 @@ def _loop(
         record = combine(seeds, dict(epoch=i + 1, env_steps=steps, sps=sps))
         history.append(record)
         last_eval = record if "eval/success" in record else last_eval
+        saved = False
         if files is not None:
             files.write(record)
             if checkpoint_every is not None and (
                 (i + 1) % checkpoint_every == 0 or i + 1 == epochs
             ):
                 files.save(ts, i + 1)
+                saved = True
         for logger in loggers:
             logger(flat(record))
         # The first epoch compiles: no estimate from it.
@@ -423,6 +523,8 @@ def _loop(
         if first:
             # Everything of the first iteration, evaluation included, is left out.
             clock, epoch_at_clock, first = time.perf_counter(), i + 1, False
+        if signals is not None and i + 1 < epochs:
+            signals.stop_if_asked((files, ts, saved), i + 1, log)
     return ts, history
 
 
