@@ -290,8 +290,9 @@ def train(
         result). `None` (default): the handlers are installed unless the caller has
         its own for those signals (or this is not the main thread); `True`: always;
         `False`: signals are left alone. The previous handlers are restored when
-        `train` returns. On the 2-core CPU the main job's epoch takes a fraction of
-        a second and its checkpoint under one: far inside SLURM's 30 s grace.
+        `train` returns. Stopping takes the rest of one epoch (and its evaluation,
+        if due) and a checkpoint write: keep an epoch well inside the scheduler's
+        grace (SLURM's default is 30 s).
 
     Every check that needs nothing compiled (the config, the env name, the devices,
     the run directory and checkpoint header) runs before the build. See
