@@ -331,3 +331,25 @@ def test_a_stitching_run_is_evaluated_at_every_distance(stitching_run):
     assert np.isfinite(
         m.values[~np.repeat(np.repeat(run.env.layout.walls, 2, 0), 2, 1)]
     ).all()
+
+
+def test_the_preregistered_stitching_analysis():
+    # benchmarks/stitching_confirm.py: a one-sided Welch t-test, its t and df by the
+    # textbook formulas in NumPy, and the outcome words decided before the runs.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import stitching_confirm as sc
+
+    deep = [0.52, 0.47, 0.58, 0.49, 0.55, 0.44, 0.51, 0.60, 0.48, 0.53]
+    shallow = [0.41, 0.39, 0.44, 0.38, 0.42, 0.40, 0.37, 0.45, 0.43, 0.36]
+    a, b = np.asarray(deep), np.asarray(shallow)
+    va, vb = a.var(ddof=1) / 10, b.var(ddof=1) / 10
+    r = sc.analyse(deep, shallow)
+    assert r["t"] == pytest.approx((a.mean() - b.mean()) / np.sqrt(va + vb))
+    assert r["df"] == pytest.approx((va + vb) ** 2 / (va**2 / 9 + vb**2 / 9))
+    assert r["p_one_sided"] < 0.05 and r["outcome"].startswith("confirmed")
+    assert r["interval"][0] < r["difference"] < r["interval"][1]
+    assert sc.analyse(shallow, shallow)["outcome"].startswith("not confirmed: no")
+    assert "reversed" in sc.analyse(shallow, deep)["outcome"]
