@@ -368,6 +368,8 @@ def summarise(result: dict) -> dict:
         summary["time_to_level"][name] = time_to(
             mean_curve(code, "time_at_goal"), level
         )
+    if "alone" in result and "release" in codes:
+        summary["alone"] = alone_summary(result, level)
     if "release" in codes:
         for name in codes:
             if name == "release":
@@ -391,14 +393,61 @@ def summarise(result: dict) -> dict:
     return summary
 
 
+def _rate(evals: list[dict]) -> float:
+    """Env steps per wall second between a run's first and last evaluation (its
+    steady rate, evaluations included, compilation left out)."""
+    first, last = evals[0], evals[-1]
+    return (last["env_steps"] - first["env_steps"]) / (last["wall_s"] - first["wall_s"])
+
+
+def alone_summary(result: dict, level: float) -> dict:
+    """Seed 0 of each code alone in its process: the release's first process and
+    equicrl's run of seed 0 alone (the release's resets): when each first reached
+    `level`, their steady rates, and the ratios."""
+    theirs = result["codes"]["release"]["runs"][0]["evals"]
+    ours = result["alone"]["runs"][0]["evals"]
+
+    def reach(evals):
+        return next((e for e in evals if e["time_at_goal"] >= level), None)
+
+    out = {
+        "release": {"reached": reach(theirs), "rate": _rate(theirs)},
+        "equicrl_first": {"reached": reach(ours), "rate": _rate(ours)},
+    }
+    out["rate_ratio"] = out["equicrl_first"]["rate"] / out["release"]["rate"]
+    if out["release"]["reached"] and out["equicrl_first"]["reached"]:
+        out["time_ratio"] = (
+            out["release"]["reached"]["wall_s"]
+            / out["equicrl_first"]["reached"]["wall_s"]
+        )
+    return out
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    alone = "alone" in result and "release" in result["codes"]
+    fig, axes = plt.subplots(2, 3 if alone else 2, figsize=(16 if alone else 11, 7.5))
     n = len(next(iter(result["codes"].values()))["runs"])
+    if alone:
+        # Seed 0 alone in its process: the release's first, equicrl's own run.
+        for row, metric in enumerate(METRICS):
+            ax = axes[row, 2]
+            for name, evals in (
+                ("release", result["codes"]["release"]["runs"][0]["evals"]),
+                ("equicrl_first", result["alone"]["runs"][0]["evals"]),
+            ):
+                ax.plot(
+                    [e["wall_s"] for e in evals],
+                    [e[metric] for e in evals],
+                    color=COLOURS[name],
+                    label=f"{LABELS[name]}, seed 0 alone",
+                )
+            ax.set_xlabel("wall seconds, seed 0 alone in its process")
+        axes[0, 2].legend(fontsize=8)
     for row, metric in enumerate(METRICS):
         for name, code in result["codes"].items():
             curve = mean_curve(code, metric)
@@ -473,6 +522,25 @@ def table(result: dict) -> str:
                 f"Time to time at goal >= {level:g}: {sp['one_seed']:.2f}x faster for "
                 f"one seed, {sp['all_seeds']:.2f}x for all seeds."
             )
+    alone = s.get("alone")
+    if alone:
+        r, e = alone["release"], alone["equicrl_first"]
+
+        def when(x):
+            got = x["reached"]
+            if got is None:
+                return "never"
+            return f"at {got['wall_s']:.0f} s ({got['env_steps']:,} env steps)"
+
+        lines.append("")
+        lines.append(
+            f"Seed 0 alone in its process (the release's first process; equicrl's "
+            f"seed 0 run by itself, the release's resets): time at goal >= "
+            f"{level:g} reached {when(r)} by the release, {when(e)} by equicrl"
+            + (f": {alone['time_ratio']:.2f}x faster" if "time_ratio" in alone else "")
+            + f"; steady rate {r['rate']:.0f} against {e['rate']:.0f} env steps/s "
+            f"({alone['rate_ratio']:.2f}x)."
+        )
     return "\n".join(lines)
 
 
@@ -510,6 +578,8 @@ def main() -> None:
     p.add_argument("--level", type=float, default=200.0,
                    help="time at goal whose first reach is timed")  # fmt: skip
     p.add_argument("--codes", nargs="+", default=list(CODES), choices=CODES)
+    p.add_argument("--no-alone", dest="alone", action="store_false",
+                   help="skip equicrl's seed 0 alone (one-seed timing)")  # fmt: skip
     p.add_argument("--release", help="the release's checkout")
     p.add_argument("--release-python", help="a Python with the release's pins")
     p.add_argument("--release-timeout", type=float, default=4 * 3600)
@@ -562,17 +632,28 @@ def main() -> None:
                 result["codes"][name] = code
                 write(result, out)  # each finished seed kept
         else:
-            # A fresh process, as the release's seeds get: its clock starts at 0.
-            proc = subprocess.run(
-                [sys.executable, __file__, "--code", name, "--seeds", str(args.seeds)],
-                input=json.dumps(s),
-                stdout=subprocess.PIPE,
-                text=True,
-                check=True,
-            )
-            point = json.loads(proc.stdout.strip().splitlines()[-1])
+            point = _equicrl_process(name, args.seeds, s)
             result["codes"][name] = dict(one_program=True, **point)
         write(result, out)
+    if args.alone and "alone" not in result:
+        # equicrl's seed 0 alone in its process, as each of the release's seeds is:
+        # the one-seed timing (its score is not in the comparison of scores).
+        point = _equicrl_process("equicrl_first", 1, s)
+        result["alone"] = dict(one_program=True, **point)
+        write(result, out)
+
+
+def _equicrl_process(name: str, seeds: int, s: dict) -> dict:
+    """One equicrl code in a fresh process (its clock starts at 0, as the release's
+    processes' do)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--code", name, "--seeds", str(seeds)],
+        input=json.dumps(s),
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

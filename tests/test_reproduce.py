@@ -141,3 +141,24 @@ def test_curves_scores_and_time_to_a_level():
     assert summary["difference"]["equicrl_first"]["time_at_goal"][
         "difference"
     ] == pytest.approx(np.mean([600, 580]) - np.mean([480, 580]))
+
+
+def test_seed_zero_alone():
+    # The one-seed timing: the release's first process against equicrl's seed 0 run
+    # by itself; when each reaches the level, and the rates between evaluations.
+    def evals(values, walls, step=100):
+        return [
+            dict(env_steps=step * (k + 1), wall_s=w, time_at_goal=v, success=1.0)
+            for k, (v, w) in enumerate(zip(values, walls))
+        ]
+
+    result = dict(
+        codes={"release": dict(runs=[dict(evals=evals([10, 400, 500], [50, 70, 90]))])},
+        alone=dict(runs=[dict(evals=evals([10, 200, 350], [20, 25, 30]))]),
+    )
+    out = rr.alone_summary(result, 300)
+    assert out["release"]["reached"]["wall_s"] == 70
+    assert out["equicrl_first"]["reached"]["wall_s"] == 30
+    assert out["time_ratio"] == pytest.approx(70 / 30)
+    assert out["release"]["rate"] == pytest.approx(200 / 40)
+    assert out["rate_ratio"] == pytest.approx((200 / 10) / (200 / 40))
