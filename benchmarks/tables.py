@@ -16,6 +16,10 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+# Imported now, while the benchmarks folder is on the path (MkDocs takes its hooks'
+# path entries away again after loading them).
+import reproduce_release
+
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = RESULTS.parent.parent
@@ -684,8 +688,6 @@ def distill_latency() -> str:
 
 
 def reproduce_reacher() -> str:
-    import reproduce_release
-
     name = "reproduce_reacher.json"
     return reproduce_release.table(_load(name)) + _source(name)
 
