@@ -324,7 +324,10 @@ def test_a_stitching_run_is_evaluated_at_every_distance(stitching_run):
     assert list(scores) == [5]
     assert all(len(per_seed) == 2 for per_seed in scores.values())
     # Distance 5 is the evaluation on point_maze_u_maze_gen_5f.
-    assert scores[5] == run.evaluate(8, env_name="point_maze_u_maze_gen_5f")
+    # (Both on the key no training evaluation used: evaluate()'s default is the
+    # final training evaluation's.)
+    fresh = 2**31 - 1
+    assert scores[5] == run.evaluate(8, env_name="point_maze_u_maze_gen_5f", fold=fresh)
     with pytest.raises(ValueError, match="sizes"):
         run.evaluate(8, env_name="ant_u_maze")
     m = run.q_value_map((3.0, 1.0), seed=1, per_cell=2)

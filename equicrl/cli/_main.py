@@ -245,7 +245,11 @@ def _one_line_tyro_errors():
                 message = message.removeprefix("Error parsing config: ")
                 raise UsageError(message) from None
             found = next(
-                (i for i, r in enumerate(rows) if r.startswith("Unrecognized option")),
+                (
+                    i
+                    for i, r in enumerate(rows)
+                    if r.startswith(("Unrecognized option:", "Unrecognized options:"))
+                ),
                 None,
             )
             if found is not None:
