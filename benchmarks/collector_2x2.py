@@ -65,14 +65,6 @@ def parse(args=None):
     return p.parse_args(args)
 
 
-def _changes(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        out[name] = json.loads(value) if value[:1].isdigit() else value
-    return out
-
-
 def main(args=None) -> dict:
     opts = parse(args)
     out = opts.out or RESULTS / f"collector_2x2_{opts.preset}.json"
@@ -85,7 +77,10 @@ def main(args=None) -> dict:
     from equicrl.runs._rundir import num_epochs
 
     base, eval_every = presets()[opts.preset]
-    base = base.replace(**_changes(opts.set))
+    from sweep import _value, expand
+
+    changes = dict(kv.split("=", 1) for kv in opts.set)
+    base = base.replace(**expand({k: _value(v) for k, v in changes.items()}))
     eval_every = opts.eval_every or eval_every
     if opts.seeds:
         base = base.replace(num_seeds=opts.seeds)

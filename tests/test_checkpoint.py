@@ -128,15 +128,7 @@ def _start(script, args, env):
 def _stop_after(process, prefix, sig, delay=0.0):
     """Read the process's stdout until a line starts with `prefix`, wait `delay` s,
     send `sig`; return (exit status, stdout, stderr)."""
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith(prefix):
-            time.sleep(delay)
-            process.send_signal(sig)
-            break
-    out, err = process.communicate(timeout=120)
-    return process.returncode, "".join(lines) + out, err
+    return _preempt_after(process, prefix, [sig], delay)[:3]
 
 
 def _check_loadable(run_dir):
@@ -504,8 +496,8 @@ def test_a_non_finite_loss_names_its_seed():
 def _preempt_after(process, prefix, signals, delay):
     """Read the process's stdout until a line starts with `prefix`, wait `delay` s,
     send each of `signals` (a few ms apart); return (exit status, stdout, stderr,
-    seconds from the first signal to the exit)."""
-    lines = []
+    seconds from the first signal to the exit, or `None` if the line never came)."""
+    lines, sent = [], None
     for line in process.stdout:
         lines.append(line)
         if line.startswith(prefix):
@@ -516,7 +508,8 @@ def _preempt_after(process, prefix, signals, delay):
                 time.sleep(0.005)
             break
     out, err = process.communicate(timeout=120)
-    return process.returncode, "".join(lines) + out, err, time.perf_counter() - sent
+    seconds = None if sent is None else time.perf_counter() - sent
+    return process.returncode, "".join(lines) + out, err, seconds
 
 
 @pytest.mark.slow
