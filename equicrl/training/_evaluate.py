@@ -21,8 +21,11 @@ def _rollout(
 ):
     sd = env.state_dim
     state = jax.vmap(env.reset)(jr.split(key, num_episodes))
-    # The actions' noise, for a sampling mode (the episodes are those of mode 0).
-    action_keys = jr.split(jr.fold_in(key, 1), (episode_length, num_episodes))
+    # The actions' noise, only for a sampling mode (the episodes are those of mode
+    # 0); the mean action needs none.
+    action_keys = (
+        jr.split(jr.fold_in(key, 1), (episode_length, num_episodes)) if mode else None
+    )
     if mesh is not None:
         # Episodes split across the devices, like the training envs.
         state = jax.lax.with_sharding_constraint(
@@ -31,9 +34,13 @@ def _rollout(
 
     def body(carry, keys):
         state, alive, last_dist = carry
-        action = jax.vmap(
-            lambda s, g, k: act(actor, s, g, mode=mode, key=k, critic=critic)
-        )(state.obs[:, :sd], state.obs[:, sd:], keys)
+        s, g = state.obs[:, :sd], state.obs[:, sd:]
+        if keys is None:
+            action = jax.vmap(actor.deterministic_action)(s, g)
+        else:
+            action = jax.vmap(
+                lambda s, g, k: act(actor, s, g, mode=mode, key=k, critic=critic)
+            )(s, g, keys)
         state = jax.vmap(env.step)(state, action)
         at_goal = state.metrics["success"] * alive
         last_dist = jnp.where(alive > 0, state.metrics["dist"], last_dist)
@@ -41,7 +48,9 @@ def _rollout(
         return (state, alive, last_dist), at_goal
 
     init = (state, jnp.ones(num_episodes), state.metrics["dist"])
-    (_, _, final_dist), at_goal = jax.lax.scan(body, init, action_keys)
+    (_, _, final_dist), at_goal = jax.lax.scan(
+        body, init, action_keys, length=episode_length
+    )
     results = at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
     if mesh is not None:
         # Replicated (a tiny all-gather), so that every process of a multi-host run
