@@ -240,7 +240,6 @@ def run_equicrl_point(s: dict, seeds: int, episode_reset: str) -> dict:
     """equicrl's seeds side by side in this process: their evaluations."""
     import equicrl
 
-    config = equicrl.CRLConfig  # imported: the clock below starts after imports
     config = equicrl_config(s, seeds, episode_reset)
     times: list[float] = []
 
