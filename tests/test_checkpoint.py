@@ -331,6 +331,25 @@ def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path, seed_one):
         equicrl.train(TINY, run_dir=tmp_path / "empty", resume=True, log=lambda _: None)
 
 
+def test_a_run_with_a_decaying_learning_rate_is_not_extended(tmp_path, seed_one):
+    # Its rates reached 0 at the end it was planned for: extending it would restart
+    # them from another point of another schedule. Refused from the header, before
+    # anything is built.
+    cosine = TINY.replace(seed=1, lr_schedule="cosine")
+    data = (seed_one[2] / "checkpoint.eqx").read_bytes()
+    header, _, payload = data.partition(b"\n")
+    header = json.loads(header)
+    header["config"]["lr_schedule"] = "cosine"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "checkpoint.eqx").write_bytes(
+        json.dumps(header).encode() + b"\n" + payload
+    )
+    longer = cosine.replace(total_env_steps=cosine.total_env_steps + 160)
+    with pytest.raises(ValueError, match="cannot be extended.*lr_schedule"):
+        equicrl.train(longer, run_dir=run_dir, resume=True, log=lambda _: None)
+
+
 @pytest.mark.slow
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     tmp_path, monkeypatch, seed_one

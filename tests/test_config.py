@@ -49,6 +49,7 @@ def test_frozen_and_replace_validates():
         (dict(num_devices=8, eval_envs=4), r"eval_envs.*num_devices"),
         (dict(matmul_dtype="float16"), r"matmul_dtype"),
         (dict(episode_reset="random"), r"episode_reset"),
+        (dict(lr_schedule="linear"), r"lr_schedule"),
     ],
 )
 def test_invalid_values_name_the_fields(changes, match):
@@ -65,3 +66,63 @@ def test_mesh_needs_enough_devices_that_split_the_work_evenly():
     assert equicrl.make_mesh(equicrl.CRLConfig()).devices.size == available
     with pytest.raises(ValueError, match=f"sees {available} device"):
         equicrl.make_mesh(equicrl.CRLConfig(num_devices=available * 128))
+
+
+def test_a_cosine_schedule_decays_the_actor_and_critic_rates_to_zero_at_the_end():
+    import numpy as np
+
+    from equicrl.training._state import learning_rate
+
+    c = equicrl.CRLConfig(
+        env_name="point_maze_u_maze",
+        num_envs=16,
+        unroll_length=10,
+        prefill_rows=20,
+        batch_size=32,
+        env_steps_per_gradient_step=10,
+        total_env_steps=20 * 16 + 7 * 160 + 100,  # 7 whole epochs after the prefill
+        lr_schedule="cosine",
+    )
+    steps = 7 * 16  # epochs x gradient steps per epoch
+    assert c.num_epochs == 7 and c.gradient_steps_per_collection == 16
+    schedule = learning_rate(c, 3e-4)
+    t = np.array([0, 1, steps // 2, steps - 1, steps, steps + 5])
+    expected = 3e-4 * 0.5 * (1 + np.cos(np.pi * np.minimum(t, steps) / steps))
+    got = np.array([schedule(int(i)) for i in t], dtype=np.float64)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-10)
+    assert got[-1] == 0.0
+    assert learning_rate(c.replace(lr_schedule="constant"), 3e-4) == 3e-4
+
+
+def test_the_runs_optimisers_follow_the_schedule_the_temperatures_does_not():
+    import jax
+    import jax.numpy as jnp
+
+    from equicrl.training._state import make_parts
+
+    c = equicrl.CRLConfig(
+        env_name="point_maze_u_maze",
+        num_envs=16,
+        unroll_length=10,
+        prefill_rows=20,
+        batch_size=32,
+        env_steps_per_gradient_step=40,
+        total_env_steps=20 * 16 + 3 * 160,
+        lr_schedule="cosine",
+    )
+    steps = 3 * 4
+    params = jnp.zeros(2)
+    grad = jnp.ones(2)
+    for i, opt in enumerate(make_parts(c).optimisers):
+        state = opt.init(params)
+        update = jax.jit(opt.update)
+        sizes = []
+        for _ in range(steps + 1):
+            u, state = update(grad, state)
+            sizes.append(float(jnp.abs(u).max()))
+        # Adam's first step moves by the rate; the last by the rate at the end.
+        assert abs(sizes[0] - 3e-4) < 1e-6
+        if i < 2:  # actor, critic
+            assert sizes[-1] == 0.0 and sizes[steps // 2] < sizes[0]
+        else:  # temperature
+            assert abs(sizes[-1] - 3e-4) < 1e-6

@@ -70,7 +70,7 @@ def _upgraded(saved: dict) -> dict:
     """A saved config with the fields added since it was saved, at the values that
     run used: a run made before the prefill was a choice prefilled uniformly. JSON's
     lists are the config's tuples again."""
-    out = {"prefill": "uniform", **saved}
+    out = {"prefill": "uniform", "lr_schedule": "constant", **saved}
     if isinstance(out.get("learner_depths"), list):
         out["learner_depths"] = tuple(out["learner_depths"])
     return out
@@ -249,6 +249,15 @@ def check_run_dir(
             f"the run in {path} was made with another config; a resumed run may only "
             f"change {', '.join(EXTENSIBLE)}, and these differ: {'; '.join(fixed)}"
         )
+    if config.lr_schedule != "constant" and any(
+        d.startswith("total_env_steps") for d in changed
+    ):
+        raise ValueError(
+            f"the run in {path} cannot be extended: its learning rates follow "
+            f"`lr_schedule` {config.lr_schedule!r} to 0 at the end of the "
+            f"{saved['total_env_steps']:,} env steps it was planned for; train a new "
+            "run with the longer `total_env_steps` instead"
+        )
     if header is None:
         _check_start_over(path, meta, config_from_dict(saved))
     else:
@@ -294,8 +303,7 @@ def steps_at_epoch(config: CRLConfig, epoch: int) -> int:
 def num_epochs(config: CRLConfig) -> int:
     """Epochs of a run: the env steps after the prefill in whole collections (at
     least one)."""
-    rest = config.total_env_steps - prefill_steps(config)
-    return max(1, rest // config.env_steps_per_collection)
+    return config.num_epochs
 
 
 class RunDir:

@@ -13,6 +13,7 @@ from ..nn._losses import INFONCE_KINDS
 PREFILLS = ("actor", "uniform")
 # How a training env slot starts its next episode (see `CRLConfig.episode_reset`).
 EPISODE_RESETS = ("fresh", "first")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,13 @@ class CRLConfig:
     """Adam learning rate of the critic."""
     alpha_lr: int | float = 3e-4
     """Adam learning rate of the entropy temperature."""
+    lr_schedule: str = "constant"
+    """How the actor's and the critic's learning rates change over the run:
+    `"constant"` (the paper's and the release's), or `"cosine"`: from `actor_lr`
+    and `critic_lr` down to 0 at the run's last gradient step, along half a cosine
+    (`optax.cosine_decay_schedule`), so that the policy settles as the run ends and
+    its last evaluations, and the policy saved, are of one policy rather than of
+    wherever the updates' noise left it. The temperature's rate stays constant."""
     logsumexp_penalty: int | float = 0.1
     """Weight of the InfoNCE logsumexp regulariser."""
     infonce_kind: str = "forward"
@@ -185,6 +193,7 @@ class CRLConfig:
         check_choice("infonce_kind", self.infonce_kind, INFONCE_KINDS)
         check_choice("prefill", self.prefill, PREFILLS)
         check_choice("episode_reset", self.episode_reset, EPISODE_RESETS)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         for name in ("expl_actor", "eval_actor"):
             check_actor_mode(name, getattr(self, name))
             if self.teacher is not None and getattr(self, name) >= 2:
@@ -297,6 +306,15 @@ class CRLConfig:
         """Collections of the prefill, before learning: `prefill_rows` rounded up to
         whole collections of `unroll_length` rows."""
         return -(-self.prefill_rows // self.unroll_length)
+
+    @property
+    def num_epochs(self) -> int:
+        """Epochs of the run: the env steps after the prefill in whole collections
+        (at least one)."""
+        rest = self.total_env_steps - self.prefill_collections * (
+            self.env_steps_per_collection
+        )
+        return max(1, rest // self.env_steps_per_collection)
 
     @property
     def gradient_steps_per_collection(self) -> int:

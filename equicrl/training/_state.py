@@ -64,6 +64,16 @@ class Parts:
         return self.env.state_dim
 
 
+def learning_rate(config: CRLConfig, peak: float) -> float | optax.Schedule:
+    """The learning rate `peak` as `config.lr_schedule` shapes it over the run's
+    gradient steps (Adam counts its updates, so a resumed run continues the
+    schedule where it stopped)."""
+    if config.lr_schedule == "constant":
+        return peak
+    steps = config.num_epochs * config.gradient_steps_per_collection
+    return optax.cosine_decay_schedule(peak, decay_steps=steps)
+
+
 def make_parts(config: CRLConfig, env_overrides: dict | None = None) -> Parts:
     """The envs (training, wrapped; evaluation: the `_eval` variant if registered),
     the three Adam optimisers and the mesh of a run with `config`."""
@@ -77,8 +87,8 @@ def make_parts(config: CRLConfig, env_overrides: dict | None = None) -> Parts:
         env, episode_length=config.episode_length, reset=config.episode_reset
     )
     optimisers = (
-        optax.adam(config.actor_lr),
-        optax.adam(config.critic_lr),
+        optax.adam(learning_rate(config, config.actor_lr)),
+        optax.adam(learning_rate(config, config.critic_lr)),
         optax.adam(config.alpha_lr),
     )
     return Parts(config, env, train_env, eval_env, optimisers, make_mesh(config))
