@@ -288,6 +288,29 @@ def parse(args=None) -> argparse.Namespace:
         "--replot", type=Path, metavar="JSON", help="redraw a sweep's figure, no runs"
     )
     parser.add_argument("--list", action="store_true", help="list the presets")
+    jobs = parser.add_argument_group(
+        "jobs",
+        "run each point as a job through submitit (pip install 'equicrl[cluster]'): "
+        "`local` (a process each, on this machine) or `slurm`. A job that is "
+        "preempted or reaches its time limit checkpoints and is requeued, and resumes "
+        "its run; a point that finished is not run again.",
+    )
+    jobs.add_argument(
+        "--executor", choices=("inprocess", "local", "slurm"), default="inprocess",
+        help="inprocess (default): the points one after another in this process",
+    )  # fmt: skip
+    jobs.add_argument("--partition", help="SLURM partition (required for slurm)")
+    jobs.add_argument(
+        "--time", type=int, metavar="MIN",
+        help="each job's time limit in minutes (required for slurm)",
+    )  # fmt: skip
+    jobs.add_argument("--gpus-per-job", type=int, help="GPUs of each job's node")
+    jobs.add_argument("--cpus-per-job", type=int, help="CPUs of each job")
+    jobs.add_argument(
+        "--signal-delay", type=int, default=120, metavar="S",
+        help="SLURM signals a job this many seconds before its time limit "
+        "(default 120): time to finish the epoch and write a checkpoint",
+    )  # fmt: skip
     return parser.parse_args(args)
 
 
@@ -303,9 +326,17 @@ def distance_scores(run: "equicrl.Run", episodes: int) -> dict:
     return out
 
 
-def train_point(base, point, opts, runs: Path, results: dict) -> dict:
+def point_dir(runs: Path, point: dict) -> Path:
+    return runs / label(point).replace("=", "_").replace(",", "-")
+
+
+def train_point(
+    base, point, runs: Path, eval_every: int, distance_episodes: int, preemption=None
+) -> dict:
+    """Train (or resume, or read back) one point; its result is also written to its
+    run directory's `point.json`, from which a later sweep reads it back."""
     config = base.replace(**expand(point))
-    run_dir = runs / label(point).replace("=", "_").replace(",", "-")
+    run_dir = point_dir(runs, point)
     # A run directory is never replaced: one this sweep started is resumed (from
     # the start if it was stopped before its first checkpoint).
     resume = (run_dir / "config.json").exists()
@@ -313,9 +344,10 @@ def train_point(base, point, opts, runs: Path, results: dict) -> dict:
     _, history = equicrl.train(
         config,
         run_dir=run_dir,
-        eval_every=results["eval_every"],
-        checkpoint_every=results["eval_every"],
+        eval_every=eval_every,
+        checkpoint_every=eval_every,
         resume=resume,
+        preemption=preemption,
     )
     wall = time.perf_counter() - start
     seeds = config.num_seeds
@@ -335,10 +367,31 @@ def train_point(base, point, opts, runs: Path, results: dict) -> dict:
         "run_dir": str(run_dir),
     }
     if "_gen_" in config.env_name:
-        out["distances"] = distance_scores(
-            equicrl.load_run(run_dir), opts.distance_episodes
-        )
+        out["distances"] = distance_scores(equicrl.load_run(run_dir), distance_episodes)
+    stamp = dict(config=json.loads(json.dumps(dataclasses.asdict(config))))
+    stamp.update(eval_every=eval_every, distance_episodes=distance_episodes)
+    (run_dir / POINT_FILE).write_text(json.dumps({**stamp, "result": out}) + "\n")
     return out
+
+
+POINT_FILE = "point.json"
+
+
+def finished_point(base, point, runs: Path, eval_every: int, episodes: int):
+    """The result a finished point left in its run directory, if it was made with
+    the same config, evaluation interval and distance episodes; else `None`."""
+    path = point_dir(runs, point) / POINT_FILE
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    config = base.replace(**expand(point))
+    same = saved["config"] == json.loads(json.dumps(dataclasses.asdict(config)))
+    if not same or (saved["eval_every"], saved["distance_episodes"]) != (
+        eval_every,
+        episodes,
+    ):
+        return None
+    return saved["result"]
 
 
 def main(args=None) -> dict:
@@ -393,9 +446,13 @@ def main(args=None) -> dict:
             "--eval-every or raise total_env_steps"
         )
     json_path = out.with_suffix(".json")
-    for point in points:
-        r = train_point(base, point, opts, runs, results)
-        results["points"].append(r)
+    finished = {}
+
+    def done(point: dict, r: dict) -> None:
+        """Report a finished point; the JSON and figure hold the points finished so
+        far, in the sweep's order."""
+        finished[label(point)] = r
+        results["points"] = [finished[k] for k in map(label, points) if k in finished]
         print(
             f"{label(point)} ({r['params']['total']:,} parameters): time at goal "
             f"{r['time_at_goal']:.1f} ± {r['time_at_goal_stderr']:.1f}, success "
@@ -412,8 +469,175 @@ def main(args=None) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(results, indent=1) + "\n")
         plot(results, out.with_suffix(".png"))
-    print(f"wrote {json_path} and {out.with_suffix('.png')}")
+
+    job_args = (runs, results["eval_every"], opts.distance_episodes)
+    failed = []
+    if opts.executor == "inprocess":
+        for point in points:
+            r = finished_point(base, point, *job_args)
+            done(point, r or train_point(base, point, *job_args))
+    else:
+        failed = run_jobs(base, points, job_args, opts, name, done)
+    if results["points"]:
+        print(f"wrote {json_path} and {out.with_suffix('.png')}")
+    if failed:
+        raise SystemExit(
+            f"{len(failed)} of {len(points)} points failed ({', '.join(failed)}); "
+            "run the same command again to resubmit them"
+        )
     return results
+
+
+# Jobs: --executor local or slurm (submitit).
+
+
+class PointJob:
+    """One point as a submitit job: `train_point` with the run's own preemption
+    handling. On SIGTERM or SIGUSR1 the run finishes its gradient step, checkpoints
+    and stops; the job then hands the signal to submitit (as
+    `SUBMITIT_PREEMPT_SIGNAL`, USR1), whose handler calls `checkpoint` and requeues
+    the job, which resumes the run from its checkpoint."""
+
+    def __call__(self, *args):
+        import signal
+
+        try:
+            return train_point(*args, preemption=True)
+        except equicrl.Preempted:
+            signal.raise_signal(getattr(signal, "SIG" + preempt_signal()))
+            raise
+
+    def checkpoint(self, *args):
+        # What submitit requeues: the same call, which resumes the run directory.
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args)
+
+
+def preempt_signal() -> str:
+    """The signal submitit requeues on (SLURM's `--signal`), which the runs handle
+    too: USR1 unless `SUBMITIT_PREEMPT_SIGNAL` says otherwise."""
+    import os
+
+    return os.environ.setdefault("SUBMITIT_PREEMPT_SIGNAL", "USR1")
+
+
+def make_executor(opts, folder: Path, name: str):
+    """submitit's executor for `--executor`, its jobs' files in `folder/JOB_ID`."""
+    import os
+
+    if preempt_signal() not in ("USR1", "TERM"):
+        raise SystemExit(
+            f"SUBMITIT_PREEMPT_SIGNAL={os.environ['SUBMITIT_PREEMPT_SIGNAL']}: the "
+            "runs checkpoint on SIGTERM and SIGUSR1 only; unset it or set USR1"
+        )
+    try:
+        import submitit
+    except ImportError:
+        raise SystemExit(
+            f"--executor {opts.executor} needs submitit: pip install 'equicrl[cluster]'"
+        ) from None
+    # The jobs import this module (their pickled function lives here).
+    here = str(Path(__file__).parent)
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = here + (os.pathsep + path if path else "")
+    if opts.executor == "local":
+        executor = submitit.LocalExecutor(folder=folder / "%j")
+        executor.update_parameters(
+            timeout_min=opts.time or 7 * 24 * 60,
+            signal_delay_s=opts.signal_delay,
+        )
+        return executor
+    missing = [f for f in ("partition", "time") if getattr(opts, f) is None]
+    if missing:
+        raise SystemExit(
+            "--executor slurm needs " + " and ".join(f"--{f}" for f in missing)
+        )
+    executor = submitit.SlurmExecutor(folder=folder / "%j")
+    executor.update_parameters(
+        job_name=f"sweep-{name}",
+        partition=opts.partition,
+        time=opts.time,
+        gpus_per_node=opts.gpus_per_job,
+        cpus_per_task=opts.cpus_per_job,
+        # Requeued on preemption as well as by submitit after a time-out; the
+        # signal before the time limit is the one the runs and the job agree on
+        # (submitit's own default is USR2, fixed when it is first imported).
+        additional_parameters={
+            "requeue": True,
+            "signal": f"{preempt_signal()}@{opts.signal_delay}",
+        },
+        setup=[
+            f"export SUBMITIT_PREEMPT_SIGNAL={preempt_signal()}",
+            f"export PYTHONPATH={os.environ['PYTHONPATH']}",
+        ],
+    )
+    return executor
+
+
+def run_jobs(base, points, job_args, opts, name, done, poll_s=5.0) -> list[str]:
+    """Submit every point not finished yet as a job, report each as it finishes;
+    the labels of the points that failed."""
+    import sweep  # this module by its name, so that jobs unpickle `PointJob`
+
+    runs = job_args[0]
+    folder = runs / "submitit"
+    executor = make_executor(opts, folder, name)
+    record = folder / "jobs.json"
+    known = json.loads(record.read_text()) if record.exists() else {}
+    jobs, failed = {}, []
+    for point in points:
+        key = label(point)
+        r = finished_point(base, point, *job_args)
+        if r is not None:
+            done(point, r)
+            continue
+        job = None
+        if opts.executor == "slurm" and key in known:
+            # Submitted by an earlier invocation and still queued or running.
+            import submitit
+
+            old = submitit.SlurmJob(folder / "%j", known[key])
+            if not old.done():
+                job = old
+                print(f"{key}: job {job.job_id} already submitted ({job.state})")
+        if job is None:
+            job = executor.submit(sweep.PointJob(), base, point, *job_args)
+            print(f"{key}: submitted job {job.job_id} (output: {job.paths.stdout})")
+        known[key] = job.job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(known, indent=1) + "\n")
+        jobs[key] = (point, job)
+    try:
+        while jobs:
+            for key, (point, job) in list(jobs.items()):
+                if not job.done():
+                    continue
+                del jobs[key]
+                try:
+                    r = job.result()
+                except Exception as e:  # the job's error, as submitit reports it
+                    why = str(e).strip().splitlines()
+                    failed.append(key)
+                    print(
+                        f"{key}: job {job.job_id} failed: "
+                        f"{why[-1] if why else type(e).__name__} (its output: "
+                        f"{job.paths.stderr})",
+                        flush=True,
+                    )
+                else:
+                    done(point, r)
+            if jobs:
+                time.sleep(poll_s)
+    except KeyboardInterrupt:
+        if opts.executor == "slurm":
+            print(
+                f"stopped waiting; {len(jobs)} jobs go on in the cluster: run the "
+                "same command again to collect them",
+                file=sys.stderr,
+            )
+        raise
+    return failed
 
 
 def _x_value(point: dict, x: str):
