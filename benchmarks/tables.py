@@ -612,6 +612,37 @@ def sweep_stitching() -> str:
     return _sweep("sweep_stitching.json", distances=True)
 
 
+def sweep_stitching_confirm() -> str:
+    return _sweep("sweep_stitching-confirm.json", distances=True)
+
+
+def stitching_confirm() -> str:
+    name = "stitching_confirm.json"
+    d = _load(name)
+    seeds = range(1000, 1000 + len(d["deep"]))
+    rows = [
+        [str(s), f"{shallow:.3f}", f"{deep:.3f}", f"{deep - shallow:+.3f}"]
+        for s, shallow, deep in zip(seeds, d["shallow"], d["deep"])
+    ]
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    rows.append(
+        [
+            "**mean**",
+            f"**{mean(d['shallow']):.3f}**",
+            f"**{mean(d['deep']):.3f}**",
+            f"**{d['difference']:+.3f}**",
+        ]
+    )
+    low, high = d["interval"]
+    verdict = (
+        f"\n\nDifference {d['difference']:+.3f} (95 % Welch interval {low:+.3f} to "
+        f"{high:+.3f}); one-sided Welch t = {d['t']:.2f}, df {d['df']:.1f}, "
+        f"p = {d['p_one_sided']:.4f} (alpha {d['alpha']}): **{d['outcome']}**."
+    )
+    header = ["seed", "depth 4", "depth 32", "32 - 4"]
+    return _table(header, rows, "rrrr") + verdict + _source(name)
+
+
 def collector() -> str:
     name = "collector.json"
     rows = [
@@ -716,6 +747,8 @@ TABLES: dict[str, Callable[[], str]] = {
         sweep_depth_u4,
         sweep_width_depth,
         sweep_stitching,
+        sweep_stitching_confirm,
+        stitching_confirm,
         collector,
         distill_scores,
         distill_latency,
