@@ -10,7 +10,8 @@ deterministic policies (`Run.policy()`, jitted) at batch 1 and 1,024, side by si
 their parameter counts.
 
     python examples/point_maze.py --num-seeds 3 --actor-depth 16 --critic-depth 16 \
-        --run-dir runs/pm_u_d16                       # the teacher (about 40 min)
+        --total-env-steps 1000000 --lr-schedule constant \
+        --run-dir runs/pm_u_d16       # the committed results' teacher (about 40 min)
     python benchmarks/distill.py --teacher runs/pm_u_d16
 
 Writes `benchmarks/results/distill.json` (every seed's curve and score, the ratios,

@@ -109,7 +109,10 @@ def test_action_loss_and_action_error_against_numpy():
         _Fixed(s_mean, s_log_std), _Fixed(t_mean, t_log_std), state, goal, "action"
     )
     diff = np.tanh(s_mean) - np.tanh(t_mean)
-    np.testing.assert_allclose(float(loss), (diff**2).sum(-1).mean(), rtol=1e-5)
+    # The deterministic actions' squared error and the log-stds' (the student's
+    # noise is trained too: it collects its own data by sampling).
+    expected = (diff**2 + (s_log_std - t_log_std) ** 2).sum(-1).mean()
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
     np.testing.assert_allclose(float(error), np.abs(diff).mean(), rtol=1e-5)
     with pytest.raises(ValueError, match="kind"):
         equicrl.distill_loss(
@@ -152,6 +155,17 @@ def test_student_acts_as_its_teacher_on_the_teachers_states(runs):
     before = np.abs(np.asarray(equicrl.Policy(untrained)(s, g)) - target)
     assert error.mean() < 0.02 and error.max() < 0.1, (error.mean(), error.max())
     assert before.mean() > 10 * error.mean()
+    # The noise it collects with is the teacher's too (the "action" loss fits the
+    # log-stds): far closer than an untrained actor's.
+    import jax
+
+    def log_std(actor):
+        return np.asarray(jax.vmap(actor)(jnp.asarray(s), jnp.asarray(g))[1])
+
+    noise = np.abs(log_std(student.actor) - log_std(teacher.actor))
+    noise_before = np.abs(log_std(untrained) - log_std(teacher.actor))
+    print("log-std error", noise.mean(), "untrained", noise_before.mean())
+    assert noise.mean() < 0.1 and noise_before.mean() > 5 * noise.mean()
 
 
 @pytest.mark.slow

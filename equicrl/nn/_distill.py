@@ -35,9 +35,12 @@ def distill_loss(
 
     `kind="kl"`: the mean over the batch of KL(teacher || student), each a
     tanh-Gaussian; tanh is one-to-one, so it equals the KL of the two pre-tanh
-    diagonal Gaussians, in closed form. `kind="action"`: the mean squared error of the
-    deterministic actions `tanh(mean)` (summed over action dimensions), which ignores
-    the standard deviations. No gradient flows into the teacher.
+    diagonal Gaussians, in closed form. `kind="action"`: the squared error of the
+    deterministic actions `tanh(mean)` plus that of the log standard deviations (each
+    summed over action dimensions, then averaged over the batch). The second term
+    trains the student's noise to the teacher's, so that the student, which collects
+    its own data by sampling, explores as its teacher would. No gradient flows into
+    the teacher.
     """
     if kind not in DISTILL_LOSSES:
         raise ValueError(f"`kind` must be one of {DISTILL_LOSSES}, got {kind!r}")
@@ -50,7 +53,8 @@ def distill_loss(
         per_dim = s_log_std - t_log_std + 0.5 * (ratio + z**2) - 0.5
         loss = per_dim.sum(-1).mean()
     else:
-        loss = ((s_action - t_action) ** 2).sum(-1).mean()
+        squared = (s_action - t_action) ** 2 + (s_log_std - t_log_std) ** 2
+        loss = squared.sum(-1).mean()
     bound = ACTION_BOUND
     error = jnp.abs(
         jnp.clip(s_action, -bound, bound) - jnp.clip(t_action, -bound, bound)

@@ -129,7 +129,9 @@ class CRLConfig:
     trained. `None` (default): contrastive RL."""
     distill_loss: str = "action"
     """With a `teacher`: `"action"`, the squared error of the deterministic actions
-    `tanh(mean)` (what evaluation and deployment run), or `"kl"`, the KL divergence
+    `tanh(mean)` (what evaluation and deployment run) plus that of the log standard
+    deviations (so the student collects with its teacher's noise; before 2026-12-07
+    this loss left the student's noise untrained), or `"kl"`, the KL divergence
     from the teacher's tanh-Gaussian policy to this actor's (exact, in closed form:
     tanh is one-to-one, so it is the KL of the pre-tanh Gaussians). `"action"` is the
     default because it distilled better in `benchmarks/distill.py` (a point maze, 3
