@@ -348,6 +348,159 @@ def main_job() -> str:
     return _table(header, rows, "lllrr") + _source(name)
 
 
+def main_job_seeds() -> str:
+    """Every seed of the main job, alone and in one program, against the target."""
+    name = "main_job_seeds.json"
+    d = _load(name)
+    rows = []
+    for seed in sorted(d["single"], key=int):
+        alone, together = d["single"][seed], d["program"].get(seed)
+        rows.append(
+            [
+                f"{seed} ({'test' if int(seed) >= 5 else 'tuned on'})",
+                _last5(alone, "curve"),
+                f"**{alone['score']:.2f}**",
+                f"{alone['final']:.2f}",
+                f"{alone['wall_s']:.0f} s",
+                f"{together['score']:.2f}" if together else "",
+                f"{together['final']:.2f}" if together else "",
+            ]
+        )
+    header = [
+        "seed",
+        "alone: success, last 5 evaluations",
+        "alone: score",
+        "alone: final",
+        "alone: wall",
+        "in the 10-seed program: score",
+        "final",
+    ]
+    lines = []
+    for part, how in (("single", "alone"), ("program", "in one program")):
+        for group, label in (("tuned", "seeds 0-4"), ("test", "seeds 5-9")):
+            g = d.get(f"{part}_{group}")
+            if g:
+                lines.append(
+                    f"{label} {how}: mean {g['mean_score']:.3f}, worst "
+                    f"{g['worst_score']:.3f}, largest final-score gap "
+                    f"{g['largest_gap']:.3f}"
+                )
+    wall = d.get("program_wall_s")
+    summary = (
+        "\n\n"
+        + "; ".join(lines)
+        + (f"; the 10-seed program took {wall:.0f} s." if wall else ".")
+    )
+    return _table(header, rows, "lllrrrr") + summary + _source(name)
+
+
+def main_job_goals() -> str:
+    name = "main_job_goals.json"
+    d = _load(name)
+    cells = list(d["runs"][0]["cells"])
+    rows = [
+        [run["seed"]]
+        + [
+            f"{run['cells'][c]['success']:.2f} ({run['cells'][c]['time_at_goal']:.0f})"
+            for c in cells
+        ]
+        for run in d["runs"]
+    ]
+    header = ["seed"] + [f"goal cell ({c}): success (time at goal)" for c in cells]
+    return _table(header, rows) + _source(name)
+
+
+def main_job_tuning() -> str:
+    name = "main_job_tuning.json"
+    rows = []
+    for r in _load(name):
+        score, final = r["score"], r["final"]
+        changes = ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "none"
+        rows.append(
+            [
+                f"`{r['name']}`",
+                changes,
+                f"{r['seeds'][0]}-{r['seeds'][-1]}",
+                ", ".join(f"{x:.2f}" for x in score),
+                f"**{sum(score) / len(score):.3f}**",
+                f"{min(score):.3f}",
+                f"{max(abs(f - s) for f, s in zip(final, score)):.3f}",
+                f"{r['wall_s']:.0f} s",
+            ]
+        )
+    header = [
+        "candidate",
+        "changes to the 1M constant-rate preset",
+        "seeds",
+        "score per seed",
+        "mean",
+        "worst",
+        "largest final-score gap",
+        "wall (all seeds, one program, shared CPU)",
+    ]
+    return _table(header, rows, "lllrrrrr") + (
+        "\n\n*Data: `main_job_tuning.json`; each row's command is in the file; "
+        f"{_commit(RESULTS / name)}.*"
+    )
+
+
+def main_job_profile() -> str:
+    name = "main_job_profile.json"
+    d = _load(name)
+    rows = [
+        [stage, f"{s:.1f}", f"{100 * s / d['total_s']:.0f} %"]
+        for stage, s in d["parts_s"].items()
+    ]
+    rows.append(["**sum of the stages**", f"**{d['total_s']:.1f}**", ""])
+    if d.get("wall_s"):
+        rows.append(
+            ["a run of the command (median of 10, alone)", f"{d['wall_s']:.1f}", ""]
+        )
+    return _table(["stage", "seconds", "share"], rows, "lrr") + _source(name)
+
+
+def second_run() -> str:
+    name = "second_run.json"
+    rows = [
+        [
+            f"`{r['command']}`",
+            f"{r['first_s']:.1f} s",
+            f"{r['second_s']:.1f} s",
+            f"{r['first_s'] / r['second_s']:.1f}x",
+        ]
+        for r in _load(name)["examples"].values()
+    ]
+    header = ["example", "first run (empty cache)", "second run", "sooner by"]
+    return _table(header, rows, "lrrr") + _source(name)
+
+
+def example_times() -> str:
+    name = "example_times.json"
+    rows = [
+        [
+            f"`{r['command']}`",
+            f"{r['wall_s']:.0f} s",
+            ", ".join(f"{x:.2f}" for x in r["scores"]),
+            r["compilation_cache"],
+            r["date"],
+            _machine(r["machine"]),
+        ]
+        for r in _load(name)
+    ]
+    header = [
+        "command",
+        "wall",
+        "score per seed",
+        "compilation cache",
+        "date",
+        "machine",
+    ]
+    return _table(header, rows, "lrllll") + (
+        "\n\n*Data: `example_times.json`; `python benchmarks/example_times.py "
+        f"--examples ...`; {_commit(RESULTS / name)}.*"
+    )
+
+
 def _pair(ours: dict, theirs: dict, key: str, fmt: str) -> str:
     """`ours / theirs` of one measurement, `—` for theirs where it has none."""
     mine = fmt.format(ours[key])
@@ -736,6 +889,12 @@ TABLES: dict[str, Callable[[], str]] = {
         near_walls_exact,
         prefill_buffer,
         main_job,
+        main_job_seeds,
+        main_job_tuning,
+        main_job_goals,
+        main_job_profile,
+        second_run,
+        example_times,
         train_throughput,
         seed_throughput,
         user_errors,
