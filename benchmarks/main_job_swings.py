@@ -1,10 +1,12 @@
 """Why the main job's evaluated success swings once it has learned: the actor, or the
 critic it follows?
 
-Trains one seed of the main job (`examples/point_maze.py`'s `cpu` preset, or the
-preset as it was before `lr_schedule="cosine"` with `--before`), keeping a
-checkpoint every `--every` epochs. Then, for every checkpoint from `--from` on, on
-the same 128 evaluation episodes (one key for all), it evaluates:
+Trains one seed of the main job (`examples/point_maze.py`'s `cpu` preset, or with
+`--constant` the same preset with constant learning rates, which swings), keeping a
+checkpoint every `--every` epochs (`--reuse`: a finished run of the same config in
+`--run-dir` is read back, not retrained). Then, for every `--stride`-th checkpoint
+from `--from` on, on the same 128 evaluation episodes (one key for all), it
+evaluates:
 
 - **the actor**: its mean action, as training's evaluation does;
 - **the critic alone**: at each step the action of a 17 x 17 grid over [-0.99, 0.99]^2
@@ -17,7 +19,7 @@ If the critic's own policy holds while the actor's swings, the swings are the
 actor's: it chases a critic whose best action barely moves, and the noise of its
 updates decides where it is when an evaluation comes.
 
-    python benchmarks/main_job_swings.py --before --seed 1
+    python benchmarks/main_job_swings.py --constant --seed 1 --stride 3
     python benchmarks/main_job_swings.py --replot
 
 Writes `benchmarks/results/main_job_swings.json` and `.png`.
@@ -60,11 +62,15 @@ def main(args=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
-        "--before",
+        "--constant",
         action="store_true",
-        help="the preset before the fix (constant learning rates)",
+        help="the preset with constant learning rates (as before the fix)",
     )
     p.add_argument("--every", type=int, default=2, help="epochs between checkpoints")
+    p.add_argument(
+        "--stride", type=int, default=1, help="checkpoints analysed: every Nth"
+    )
+    p.add_argument("--reuse", action="store_true", help="read a finished run back")
     p.add_argument("--from", dest="start", type=int, default=100, help="first epoch")
     p.add_argument("--run-dir", type=Path, default=Path("runs/main_job_swings"))
     p.add_argument("--out", type=Path, default=RESULTS / "main_job_swings.json")
@@ -87,22 +93,29 @@ def main(args=None) -> dict:
     from equicrl.training._state import make_parts, read_state
 
     config = PRESETS["cpu"].replace(seed=opts.seed)
-    if opts.before:
+    if opts.constant:
         config = config.replace(lr_schedule="constant")
     epochs = config.num_epochs
     start = time.perf_counter()
-    equicrl.train(
-        config,
-        run_dir=opts.run_dir,
-        overwrite=True,
-        eval_every=opts.every,
-        checkpoint_every=opts.every,
-        keep_checkpoints=epochs // opts.every + 2,
-        checkpoint_buffer=False,
-        outputs=False,
-        log=lambda line: None,
+    reuse = (
+        opts.reuse
+        and (opts.run_dir / "checkpoint.eqx").exists()
+        and equicrl.load_run(opts.run_dir).config == config
+        and equicrl.load_run(opts.run_dir).epoch == epochs
     )
-    train_s = time.perf_counter() - start
+    if not reuse:
+        equicrl.train(
+            config,
+            run_dir=opts.run_dir,
+            overwrite=True,
+            eval_every=opts.every,
+            checkpoint_every=opts.every,
+            keep_checkpoints=epochs // opts.every + 2,
+            checkpoint_buffer=False,
+            outputs=False,
+            log=lambda line: None,
+        )
+    train_s = None if reuse else time.perf_counter() - start
     history = {r["epoch"]: r for r in read_metrics(opts.run_dir)}
     parts = make_parts(config)
     env = parts.eval_env
@@ -131,9 +144,9 @@ def main(args=None) -> dict:
         return mean, best
 
     rows, previous = [], None
-    for epoch in range(opts.start, epochs + 1, opts.every):
+    for epoch in range(opts.start, epochs + 1, opts.every * opts.stride):
         path = opts.run_dir / (
-            "checkpoint.eqx" if epoch == epochs else f"checkpoint-epoch{epoch}.eqx"
+            "checkpoint.eqx" if epoch == epochs else f"checkpoint-epoch{epoch:06d}.eqx"
         )
         if not path.exists():
             continue

@@ -474,33 +474,6 @@ def second_run() -> str:
     return _table(header, rows, "lrrr") + _source(name)
 
 
-def example_times() -> str:
-    name = "example_times.json"
-    rows = [
-        [
-            f"`{r['command']}`",
-            f"{r['wall_s']:.0f} s",
-            ", ".join(f"{x:.2f}" for x in r["scores"]),
-            r["compilation_cache"],
-            r["date"],
-            _machine(r["machine"]),
-        ]
-        for r in _load(name)
-    ]
-    header = [
-        "command",
-        "wall",
-        "score per seed",
-        "compilation cache",
-        "date",
-        "machine",
-    ]
-    return _table(header, rows, "lrllll") + (
-        "\n\n*Data: `example_times.json`; `python benchmarks/example_times.py "
-        f"--examples ...`; {_commit(RESULTS / name)}.*"
-    )
-
-
 def _pair(ours: dict, theirs: dict, key: str, fmt: str) -> str:
     """`ours / theirs` of one measurement, `—` for theirs where it has none."""
     mine = fmt.format(ours[key])
@@ -894,7 +867,6 @@ TABLES: dict[str, Callable[[], str]] = {
         main_job_goals,
         main_job_profile,
         second_run,
-        example_times,
         train_throughput,
         seed_throughput,
         user_errors,
