@@ -18,6 +18,7 @@ from pathlib import Path
 
 # Imported now, while the benchmarks folder is on the path (MkDocs takes its hooks'
 # path entries away again after loading them).
+import collector_2x2
 import reproduce_release
 
 
@@ -782,6 +783,15 @@ def collector() -> str:
     return _table(["networks, data", "time at goal", "success"], rows) + _source(name)
 
 
+def collector_2x2_cpu() -> str:
+    name = "collector_2x2_cpu.json"
+    d = _load(name)
+    walls = ", ".join(
+        f"collector {depth}: {_minutes(s)}" for depth, s in d["wall_s"].items()
+    )
+    return collector_2x2.table(d) + f"\n\nWall time per run: {walls}." + _source(name)
+
+
 def distill_scores() -> str:
     name = "distill.json"
     d = _load(name)
@@ -881,6 +891,7 @@ TABLES: dict[str, Callable[[], str]] = {
         sweep_stitching_confirm,
         stitching_confirm,
         collector,
+        collector_2x2_cpu,
         distill_scores,
         distill_latency,
         reproduce_reacher,
