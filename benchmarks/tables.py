@@ -12,14 +12,18 @@ commit (with its date) that last wrote the JSON. The docs' pages hold a marker,
 import argparse
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-# Imported now, while the benchmarks folder is on the path (MkDocs takes its hooks'
-# path entries away again after loading them).
-import collector_2x2
-import reproduce_release
+
+# The benchmarks folder on the path (however this file was loaded: a script, the
+# docs' hooks, a test), and its modules imported now (MkDocs takes its hooks' path
+# entries away again after loading them).
+sys.path.insert(0, str(Path(__file__).parent))
+import collector_2x2  # noqa: E402
+import reproduce_release  # noqa: E402
 
 
 RESULTS = Path(__file__).parent / "results"
