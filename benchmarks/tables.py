@@ -457,6 +457,13 @@ def main_job_profile() -> str:
         for stage, s in d["parts_s"].items()
     ]
     rows.append(["**sum of the stages**", f"**{d['total_s']:.1f}**", ""])
+    rows.append(
+        [
+            "(the gradient steps again, the finite checks replaced by a constant)",
+            f"({d['unchecked_learning_s']:.1f})",
+            "",
+        ]
+    )
     if d.get("wall_s"):
         rows.append(
             ["a run of the command (median of 10, alone)", f"{d['wall_s']:.1f}", ""]
