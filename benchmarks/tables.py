@@ -471,6 +471,38 @@ def main_job_profile() -> str:
     return _table(["stage", "seconds", "share"], rows, "lrr") + _source(name)
 
 
+def main_job_modes() -> str:
+    name = "main_job_modes.json"
+    d = _load(name)
+    what = {0: "the mean action (the main job's)", 1: "a sample of the actor"}
+    rows = []
+    for mode in d["modes"]:
+        runs = [r["modes"][str(mode)] for r in d["runs"]]
+        success = [r["success"] for r in runs]
+
+        def mean(key):
+            return sum(r[key] for r in runs) / len(runs)
+
+        rows.append(
+            [
+                f"{mode}, "
+                + what.get(mode, f"the best of {mode} samples by the critic"),
+                f"{sum(success) / len(success):.3f}",
+                f"{min(success):.3f}",
+                f"{mean('time_at_goal'):.1f}",
+                f"{mean('final_dist'):.2f}",
+            ]
+        )
+    header = [
+        "mode",
+        f"success: mean over {len(d['runs'])} seeds",
+        "worst seed",
+        "time at goal (steps)",
+        "final distance",
+    ]
+    return _table(header, rows) + _source(name)
+
+
 def second_run() -> str:
     name = "second_run.json"
     rows = [
@@ -887,6 +919,7 @@ TABLES: dict[str, Callable[[], str]] = {
         main_job_tuning,
         main_job_goals,
         main_job_profile,
+        main_job_modes,
         second_run,
         train_throughput,
         seed_throughput,

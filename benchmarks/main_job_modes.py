@@ -1,0 +1,97 @@
+"""The main job's final policies acting in each of the actor's modes.
+
+For every run directory given (default: the single runs of `main_job_seeds.py`, seeds
+0-9 and the fresh seeds 10-19), its final actor plays the same 1,024 episodes of the
+evaluation maze in each mode of [`equicrl.act`][] (`CRLConfig.eval_actor`, the
+release's `--eval_actor`): 0, the mean action (what the main job evaluates and
+deploys); 1, a sample of the actor's distribution; K >= 2, the best of K samples by
+the run's critic. Success (the goal ever reached) and time at goal (steps within the
+threshold, of 200) per run and mode.
+
+An exploratory reading of trained runs: training does not depend on the mode, only
+what is evaluated does.
+
+    python benchmarks/main_job_modes.py
+    python benchmarks/main_job_modes.py runs/main_job_seeds/*-seed5 --modes 0 1
+
+Writes `benchmarks/results/main_job_modes.json` and prints a table.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, RESULTS  # noqa: E402
+
+
+ROOT = Path(__file__).parents[1]
+EPISODES = 1024
+
+
+def main(args=None) -> dict:
+    import jax.random as jr
+
+    import equicrl
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="*", type=Path)
+    p.add_argument("--modes", type=int, nargs="+", default=[0, 1, 4, 16])
+    p.add_argument("--out", type=Path, default=RESULTS / "main_job_modes.json")
+    opts = p.parse_args(args)
+    runs = opts.runs or sorted(
+        [
+            *ROOT.glob("runs/main_job_seeds/*-seed?"),
+            *ROOT.glob("runs/main_job_seeds_fresh/*-seed1?"),
+        ],
+        key=lambda r: int(r.name.rsplit("seed", 1)[1]),
+    )
+    if not runs:
+        raise SystemExit("no run directories: run benchmarks/main_job_seeds.py first")
+    key = jr.PRNGKey(2**31 - 1)  # the same episodes for every run and mode
+    results = []
+    for run_dir in runs:
+        run = equicrl.load_run(run_dir)
+        c = run.config
+        if c.num_seeds != 1:
+            raise SystemExit(
+                f"{run_dir}: one seed a run, please (it has {c.num_seeds})"
+            )
+        modes = {}
+        for mode in opts.modes:
+            critic = dict(critic=run.critic) if mode >= 2 else {}
+            m = equicrl.evaluate(
+                run.actor,
+                run.eval_env,
+                key=key,
+                num_episodes=EPISODES,
+                episode_length=c.episode_length,
+                mode=mode,
+                **critic,
+            )
+            modes[str(mode)] = {k: float(v) for k, v in m.items()}
+        results.append(dict(seed=c.seed, run_dir=str(run_dir), modes=modes))
+        print(
+            f"seed {c.seed}: "
+            + ", ".join(f"mode {k} {v['success']:.3f}" for k, v in modes.items()),
+            flush=True,
+        )
+    out = dict(
+        command=" ".join(
+            ["python benchmarks/main_job_modes.py", *(args or sys.argv[1:])]
+        ),
+        date=time.strftime("%Y-%m-%d"),
+        machine=machine(),
+        episodes=EPISODES,
+        modes=opts.modes,
+        runs=results,
+    )
+    opts.out.write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()
