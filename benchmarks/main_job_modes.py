@@ -13,8 +13,13 @@ what is evaluated does.
 
     python benchmarks/main_job_modes.py
     python benchmarks/main_job_modes.py runs/main_job_seeds/*-seed5 --modes 0 1
+    python benchmarks/main_job_modes.py runs/main_job_seeds/*-program \\
+        --out benchmarks/results/main_job_modes_program.json
 
-Writes `benchmarks/results/main_job_modes.json` and prints a table.
+A run of several seeds (`--num-seeds`) gives one entry per seed, each seed playing
+the same episodes.
+
+Writes `benchmarks/results/main_job_modes.json` (or `--out`) and prints a line a seed.
 """
 
 import argparse
@@ -33,6 +38,7 @@ EPISODES = 1024
 
 
 def main(args=None) -> dict:
+    import jax.numpy as jnp
     import jax.random as jr
 
     import equicrl
@@ -56,29 +62,42 @@ def main(args=None) -> dict:
     for run_dir in runs:
         run = equicrl.load_run(run_dir)
         c = run.config
-        if c.num_seeds != 1:
-            raise SystemExit(
-                f"{run_dir}: one seed a run, please (it has {c.num_seeds})"
+        entries = [
+            dict(
+                seed=c.seed + i, run_dir=str(run_dir), program=c.num_seeds > 1, modes={}
             )
-        modes = {}
+            for i in range(c.num_seeds)
+        ]
         for mode in opts.modes:
-            critic = dict(critic=run.critic) if mode >= 2 else {}
-            m = equicrl.evaluate(
-                run.actor,
-                run.eval_env,
-                key=key,
-                num_episodes=EPISODES,
-                episode_length=c.episode_length,
-                mode=mode,
-                **critic,
+            kwargs = dict(num_episodes=EPISODES, episode_length=c.episode_length)
+            if c.num_seeds == 1:
+                critic = dict(critic=run.critic) if mode >= 2 else {}
+                seeds = [
+                    equicrl.evaluate(
+                        run.actor, run.eval_env, key=key, mode=mode, **kwargs, **critic
+                    )
+                ]
+            else:  # a program of seeds: every seed plays the same episodes
+                critics = dict(critics=run.critic) if mode >= 2 else {}
+                seeds = equicrl.evaluate_seeds(
+                    run.actor,
+                    run.eval_env,
+                    keys=jnp.stack([key] * c.num_seeds),
+                    mode=mode,
+                    **kwargs,
+                    **critics,
+                )
+            for entry, m in zip(entries, seeds, strict=True):
+                entry["modes"][str(mode)] = {k: float(v) for k, v in m.items()}
+        for r in entries:
+            print(
+                f"seed {r['seed']}{' (program)' if r['program'] else ''}: "
+                + ", ".join(
+                    f"mode {k} {v['success']:.3f}" for k, v in r["modes"].items()
+                ),
+                flush=True,
             )
-            modes[str(mode)] = {k: float(v) for k, v in m.items()}
-        results.append(dict(seed=c.seed, run_dir=str(run_dir), modes=modes))
-        print(
-            f"seed {c.seed}: "
-            + ", ".join(f"mode {k} {v['success']:.3f}" for k, v in modes.items()),
-            flush=True,
-        )
+        results += entries
     out = dict(
         command=" ".join(
             ["python benchmarks/main_job_modes.py", *(args or sys.argv[1:])]
