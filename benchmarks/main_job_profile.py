@@ -168,17 +168,21 @@ def main(args=None) -> dict:
 
 
 def table(r: dict) -> str:
-    lines = ["| stage | seconds | share |", "|---|---:|---:|"]
-    for name, s in r["parts_s"].items():
-        lines.append(f"| {name} | {s:.1f} | {100 * s / r['total_s']:.0f} % |")
-    lines.append(f"| **sum** | **{r['total_s']:.1f}** | |")
-    lines.append(
-        f"| (the gradient steps without the finite checks) "
-        f"| ({r['unchecked_learning_s']:.1f}) | |"
-    )
+    """The stages as a Markdown table (the docs show this one, under its source)."""
+    rows = [
+        f"| {name} | {s:.1f} | {100 * s / r['total_s']:.0f} % |"
+        for name, s in r["parts_s"].items()
+    ]
+    rows += [
+        f"| **sum of the stages** | **{r['total_s']:.1f}** | |",
+        "| (the gradient steps again, the finite checks replaced by a constant) "
+        f"| ({r['unchecked_learning_s']:.1f}) | |",
+    ]
     if r.get("wall_s"):
-        lines.append(f"| measured run of the command | {r['wall_s']:.1f} | |")
-    return "\n".join(lines)
+        rows.append(
+            f"| a run of the command (median of 10, alone) | {r['wall_s']:.1f} | |"
+        )
+    return "\n".join(["| stage | seconds | share |", "| --- | ---: | ---: |", *rows])
 
 
 if __name__ == "__main__":

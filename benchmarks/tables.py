@@ -23,6 +23,7 @@ from pathlib import Path
 # entries away again after loading them).
 sys.path.insert(0, str(Path(__file__).parent))
 import collector_2x2  # noqa: E402
+import main_job_profile as main_job_profile_script  # noqa: E402
 import reproduce_release  # noqa: E402
 
 
@@ -451,24 +452,7 @@ def main_job_tuning() -> str:
 
 def main_job_profile() -> str:
     name = "main_job_profile.json"
-    d = _load(name)
-    rows = [
-        [stage, f"{s:.1f}", f"{100 * s / d['total_s']:.0f} %"]
-        for stage, s in d["parts_s"].items()
-    ]
-    rows.append(["**sum of the stages**", f"**{d['total_s']:.1f}**", ""])
-    rows.append(
-        [
-            "(the gradient steps again, the finite checks replaced by a constant)",
-            f"({d['unchecked_learning_s']:.1f})",
-            "",
-        ]
-    )
-    if d.get("wall_s"):
-        rows.append(
-            ["a run of the command (median of 10, alone)", f"{d['wall_s']:.1f}", ""]
-        )
-    return _table(["stage", "seconds", "share"], rows, "lrr") + _source(name)
+    return main_job_profile_script.table(_load(name)) + _source(name)
 
 
 def main_job_modes() -> str:
