@@ -462,19 +462,15 @@ def main_job_modes() -> str:
     rows = []
     for mode in d["modes"]:
         runs = [r["modes"][str(mode)] for r in d["runs"]]
-        success = [r["success"] for r in runs]
-
-        def mean(key):
-            return sum(r[key] for r in runs) / len(runs)
-
+        mean = {k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}
         rows.append(
             [
                 f"{mode}, "
                 + what.get(mode, f"the best of {mode} samples by the critic"),
-                f"{sum(success) / len(success):.3f}",
-                f"{min(success):.3f}",
-                f"{mean('time_at_goal'):.1f}",
-                f"{mean('final_dist'):.2f}",
+                f"{mean['success']:.3f}",
+                f"{min(r['success'] for r in runs):.3f}",
+                f"{mean['time_at_goal']:.1f}",
+                f"{mean['final_dist']:.2f}",
             ]
         )
     header = [
