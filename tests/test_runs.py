@@ -127,9 +127,11 @@ def test_bad_run_directories_are_one_line_and_status_2(tmp_path, capsys):
 @pytest.mark.slow
 def test_evaluate_on_a_finished_run_gives_its_final_evaluation(tmp_path):
     # By default `Run.evaluate()` uses the key of training's own evaluation at the
-    # checkpoint's epoch: the final evaluation the run printed and recorded. Another
-    # fold gives other episodes.
-    config = tiny_config(2)
+    # checkpoint's epoch and its mode (here a sample of the actor, as the main job
+    # evaluates): the final evaluation the run printed and recorded. Another fold
+    # gives other episodes, another mode other actions; the run's policy acts in its
+    # evaluation mode.
+    config = tiny_config(2).replace(eval_actor=1)
     _, history = equicrl.train(
         config, run_dir=tmp_path, checkpoint_every=2, outputs=False,
         log=lambda _: None,
@@ -140,6 +142,26 @@ def test_evaluate_on_a_finished_run_gives_its_final_evaluation(tmp_path):
         assert again[name] == pytest.approx(history[-1][f"eval/{name}"], abs=1e-6)
     (fresh,) = run.evaluate(fold=2**31 - 1)
     assert fresh["final_dist"] != pytest.approx(again["final_dist"], abs=1e-6)
+    (mean,) = run.evaluate(mode=0)
+    assert mean["final_dist"] != pytest.approx(again["final_dist"], abs=1e-6)
+    with pytest.raises(ValueError, match="int >= 0"):
+        run.evaluate(mode=-1)
+
+    assert (run.policy().mode, run.policy(mode=0).mode) == (1, 0)
+    with pytest.raises(ValueError, match="pass a `key`"):
+        run.policy()(jnp.zeros(run.env.state_dim), jnp.zeros(run.env.goal_dim))
+    ranked = dataclasses.replace(run, config=config.replace(eval_actor=2))
+    with pytest.raises(ValueError, match="holds the actor alone"):
+        ranked.policy()
+    assert ranked.policy(mode=1).mode == 1
+    # The end-of-run pictures' episodes act in the run's mode: sampled actions move
+    # the point elsewhere than the mean action does.
+    kwargs = dict(key=jr.key(0), num_episodes=2, episode_length=20)
+    sampled = equicrl.rollout(run.actor, run.eval_env, mode=1, **kwargs)
+    steered = equicrl.rollout(run.actor, run.eval_env, **kwargs)
+    assert not np.allclose(sampled.obs[1:], steered.obs[1:])
+    with pytest.raises(ValueError, match="pass `critic`"):
+        equicrl.rollout(run.actor, run.eval_env, mode=2, **kwargs)
 
 
 def test_resume_never_loses_the_records_of_a_run_with_no_checkpoint(tmp_path, capsys):

@@ -222,6 +222,8 @@ def evaluate_run(run):
         key=jr.fold_in(split_seed_key(key)[3], EVAL_ONLY_KEY),
         episode_length=c.episode_length,
         log=print,
+        mode=c.eval_actor,
+        critic=first.crl.critic if c.eval_actor >= 2 else None,
     )
     files = ", ".join(p.name for p in [out / "eval.json", *written])
     _say(f"outputs in {out}/: {files}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import jax
 import jax.random as jr
 
+from ..nn._actor import check_actor_mode
 from ..training._config import CRLConfig
 from ..training._evaluate import evaluate, evaluate_seeds
 from ..training._state import (
@@ -68,13 +69,27 @@ class Run:
                 f"({self.config.teacher}) has one"
             )
 
-    def policy(self, seed: int = 0):
-        """The trained actor (of seed index `seed`, for a run of several seeds) as a
-        deterministic [`equicrl.Policy`][] to deploy: `policy(state, goal) -> action`,
-        jitted; `policy.save(path)` writes it alone to a small file."""
+    def policy(self, seed: int = 0, *, mode: int | None = None):
+        """The trained actor (of seed index `seed`, for a run of several seeds) as an
+        [`equicrl.Policy`][] to deploy: `policy(state, goal[, key]) -> action`,
+        jitted; `policy.save(path)` writes it alone to a small file.
+
+        It acts as the run's evaluations did (`mode=None`: `config.eval_actor`), so
+        that it is the policy the run scored: the mean action (0) or a sample (1,
+        which needs a `key` at every call). `mode` chooses the other. A run that
+        evaluated the best of several samples by its critic (`eval_actor >= 2`)
+        needs `mode` given: a policy holds the actor alone."""
         from ..nn._policy import Policy
 
         c = self.config
+        if mode is None:
+            mode = c.eval_actor
+            if mode > 1:
+                raise ValueError(
+                    f"the run in {self.path} evaluated the best of {mode} samples by "
+                    "its critic (eval_actor), and a Policy holds the actor alone: "
+                    "choose `mode=0` (the mean action) or `mode=1` (a sample)"
+                )
         actor, _ = self._seed_networks(seed, critic=False)
         info = dict(
             env_name=c.env_name,
@@ -83,7 +98,7 @@ class Run:
             seed=c.seed + seed,
             teacher=c.teacher,
         )
-        return Policy(actor, info)
+        return Policy(actor, info, mode=mode)
 
     @property
     def env_steps(self) -> int:
@@ -95,6 +110,7 @@ class Run:
         *,
         fold: int | None = None,
         env_name: str | None = None,
+        mode: int | None = None,
     ) -> list[dict[str, float]]:
         """Evaluate the trained actor as training does ([`equicrl.evaluate`][] on
         `eval_env`, `config.eval_envs` episodes unless `num_episodes`), with each
@@ -109,16 +125,21 @@ class Run:
 
         `env_name` evaluates on another env instead (built with the run's
         `env_overrides`), e.g. a stitching maze at another distance; it must have
-        the run's observation and action sizes."""
+        the run's observation and action sizes.
+
+        `mode` makes the actor act otherwise than the run's evaluations did
+        (`config.eval_actor`): 0, the mean action; 1, a sample; `K >= 2`, the best of
+        `K` samples by the critic ([`equicrl.act`][])."""
         c = self.config
         env = self.eval_env if env_name is None else self._other_env(env_name)
         keys = seed_keys(c)
+        mode = c.eval_actor if mode is None else check_actor_mode("mode", mode)
         kwargs = dict(
             num_episodes=num_episodes or c.eval_envs,
             episode_length=c.episode_length,
-            mode=c.eval_actor,
+            mode=mode,
         )
-        if c.eval_actor >= 2:  # the mode ranks actions by the critic
+        if mode >= 2:  # the mode ranks actions by the critic
             kwargs["critic" if c.num_seeds == 1 else "critics"] = self.critic
 
         fold = self.epoch if fold is None else fold
@@ -226,11 +247,13 @@ def load_run(run_dir: str | Path) -> Run:
     run.actor, run.critic  # the trained networks
     run.evaluate()  # [{"success": ..., "time_at_goal": ..., ...}], the final one's
 
-    # The trained policy on an env's state and commanded goal:
+    # The trained policy (as the run evaluated it) on an env's state and goal:
     policy, env = run.policy(), run.eval_env
-    env_state = env.reset(jax.random.key(1))  # its obs is concat(state, goal)
+    key, reset_key, act_key = jax.random.split(jax.random.key(1), 3)
+    env_state = env.reset(reset_key)  # its obs is concat(state, goal)
     obs = env_state.obs
-    action = policy(obs[: env.state_dim], env.commanded_goal(obs))
+    # The key: for a policy that samples (`policy.mode == 1`); a fresh one a step.
+    action = policy(obs[: env.state_dim], env.commanded_goal(obs), act_key)
     env_state = env.step(env_state, action)
     ```
 

@@ -15,7 +15,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from ..nn._actor import GoalConditionedActor
+from ..nn._actor import act, check_actor_mode, GoalConditionedActor
 
 
 _MAZE_COLOURS = {"#": "#2f3542", ".": "#ffffff", "S": "#2ecc71", "G": "#f39c12"}
@@ -111,14 +111,22 @@ def plot_learning_curve(history: list[dict], path: str | Path) -> Path:
 
 
 @eqx.filter_jit
-def _rollout(actor, env, key, num_episodes: int, episode_length: int):
+def _rollout(actor, env, key, num_episodes: int, episode_length: int, mode, critic):
     sd = env.state_dim
     state = jax.vmap(env.reset)(jr.split(key, num_episodes))
+    # The actions' noise, for a sampling mode, drawn as an evaluation's is.
+    action_keys = (
+        jr.split(jr.fold_in(key, 1), (episode_length, num_episodes)) if mode else None
+    )
 
-    def body(state, _):
-        action = jax.vmap(actor.deterministic_action)(
-            state.obs[:, :sd], state.obs[:, sd:]
-        )
+    def body(state, keys):
+        s, g = state.obs[:, :sd], state.obs[:, sd:]
+        if keys is None:
+            action = jax.vmap(actor.deterministic_action)(s, g)
+        else:
+            action = jax.vmap(
+                lambda s, g, k: act(actor, s, g, mode=mode, key=k, critic=critic)
+            )(s, g, keys)
         # Episodes that ended stay at their last state.
         next_state = jax.vmap(env.step)(state, action)
         done = state.done > 0
@@ -131,7 +139,7 @@ def _rollout(actor, env, key, num_episodes: int, episode_length: int):
         )
         return next_state, next_state
 
-    _, states = jax.lax.scan(body, state, None, length=episode_length)
+    _, states = jax.lax.scan(body, state, action_keys, length=episode_length)
     return jax.tree.map(
         lambda first, rest: jnp.concatenate([first[None], rest]), state, states
     )
@@ -144,9 +152,12 @@ def rollout(
     key: PRNGKeyArray,
     num_episodes: int,
     episode_length: int,
+    mode: int = 0,
+    critic=None,
 ):
-    """Run `num_episodes` episodes of the deterministic actor in `env` (a
-    [`equicrl.envs.GoalEnv`][]).
+    """Run `num_episodes` episodes of the actor in `env` (a
+    [`equicrl.envs.GoalEnv`][]), acting in `mode` ([`equicrl.act`][]'s: 0, the mean
+    action; 1, a sample; `K >= 2`, the best of `K` samples by `critic`).
 
     **Returns:**
 
@@ -154,7 +165,12 @@ def rollout(
     the reset state, then one per step. An episode that ends early repeats its last
     state.
     """
-    return _rollout(actor, env, key, num_episodes, episode_length)
+    check_actor_mode("mode", mode)
+    if mode >= 2 and critic is None:
+        raise ValueError(
+            f"actor mode {mode} ranks samples by the critic: pass `critic`"
+        )
+    return _rollout(actor, env, key, num_episodes, episode_length, mode, critic)
 
 
 def _paths(env, obs: np.ndarray, transpose: bool) -> list[tuple]:
@@ -296,8 +312,11 @@ def plot_trajectories(
     key: PRNGKeyArray,
     num_episodes: int = 16,
     episode_length: int,
+    mode: int = 0,
+    critic=None,
 ) -> Path:
-    """Draw `num_episodes` episodes of the deterministic actor in `env`, seen from
+    """Draw `num_episodes` episodes of the actor in `env` (acting in `mode`, as
+    [`equicrl.rollout`][]'s; default the mean action), seen from
     above, to a PNG at `path`: a line per episode from its start (circle) towards its
     goal (star), in the same colour; a thicker line for an episode that reached its
     goal. What is drawn follows the env: a point maze's point, or an ant or humanoid
@@ -306,7 +325,13 @@ def plot_trajectories(
     are their own (from `key`), not those of an evaluation. It needs no network, unlike
     `rollout.html`."""
     states = rollout(
-        actor, env, key=key, num_episodes=num_episodes, episode_length=episode_length
+        actor,
+        env,
+        key=key,
+        num_episodes=num_episodes,
+        episode_length=episode_length,
+        mode=mode,
+        critic=critic,
     )
     return _plot_states(env, states, Path(path))
 
@@ -377,11 +402,13 @@ def write_run_outputs(
     key: PRNGKeyArray,
     episode_length: int,
     log,
+    mode: int = 0,
+    critic=None,
 ) -> list[Path]:
     """The end-of-run outputs of [`equicrl.train`][]: `learning_curve.png`;
     `trajectories.png` (every env: see [`equicrl.plot_trajectories`][]); and for Brax
     envs `rollout.html` (Brax's viewer, which loads from a CDN, so it needs a
-    network)."""
+    network). The episodes act in `mode` (the run's evaluation mode)."""
     written = []
     try:
         _pyplot()
@@ -414,7 +441,13 @@ def write_run_outputs(
         )
         started = time.perf_counter()
         states = rollout(
-            actor, env, key=key, num_episodes=16, episode_length=episode_length
+            actor,
+            env,
+            key=key,
+            num_episodes=16,
+            episode_length=episode_length,
+            mode=mode,
+            critic=critic,
         )
         if hasattr(env, "sys"):
             written.append(_html_from_states(env, states, run_dir / "rollout.html"))

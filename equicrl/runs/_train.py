@@ -275,8 +275,9 @@ def train(
     - `loggers`: callables given each epoch's record (a flat dict of floats; each
         seed's as `seed_I/NAME`), e.g. [`equicrl.TensorBoardLogger`][].
     - `outputs`: with `run_dir`, write at the end `learning_curve.png` and, from the
-        eval env (the first seed's actor), `trajectories.png` (its episodes from
-        above, every env) and, for Brax envs, `rollout.html`.
+        eval env (the first seed's actor, acting as evaluations do: `eval_actor`),
+        `trajectories.png` (its episodes from above, every env) and, for Brax envs,
+        `rollout.html`.
     - `record`: more JSON-serialisable facts for `config.json` (the command line
         records its preset and command).
     - `preemption`: with `run_dir`, what SIGTERM and SIGUSR1 (the signals a cluster
@@ -534,14 +535,18 @@ def _outputs(parts, ts, history, run_dir, eval_keys, log) -> None:
         log("learning curve and rollout pictures are skipped in multi-host runs")
         return
     first = parts.config.num_seeds > 1
+    agent = (seed_state(ts, 0) if first else ts).crl
+    mode = parts.config.eval_actor  # as the evaluations acted
     written = write_run_outputs(
-        (seed_state(ts, 0) if first else ts).crl.actor,
+        agent.actor,
         parts.eval_env,
         run_dir,
         history,
         key=jr.fold_in(eval_keys[0] if first else eval_keys, 0),
         episode_length=parts.config.episode_length,
         log=log,
+        mode=mode,
+        critic=agent.critic if mode >= 2 else None,
     )
     if written:
         log("wrote " + ", ".join(str(p) for p in written))
