@@ -22,6 +22,8 @@ it); `--cold-cache` gives every process an empty one. Writes
 """
 
 import argparse
+import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
@@ -34,11 +36,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import LAST, machine, RESULTS  # noqa: E402
 
+from equicrl import CRLConfig  # noqa: E402
+
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "point_maze.py"
 TUNED, TEST = range(0, 5), range(5, 10)
 TARGET = dict(score=0.9, final_gap=0.1, wall_s=300.0)
+
+
+def preset() -> dict:
+    """The main job's preset: the fields it sets away from `CRLConfig`'s defaults."""
+    spec = importlib.util.spec_from_file_location("point_maze", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.PRESETS["cpu"]
+    default = CRLConfig()
+    return {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(default, f.name)
+    }
 
 
 def seed_scores(run_dir: Path) -> list[dict]:
@@ -102,6 +120,12 @@ def main(args=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument("--no-program", action="store_true", help="single runs only")
+    p.add_argument("--no-single", action="store_true", help="the program only")
+    p.add_argument(
+        "--add",
+        action="store_true",
+        help="add to the results already in --out (their command is kept beside)",
+    )
     p.add_argument("--cold-cache", action="store_true")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "main_job_seeds")
     p.add_argument("--out", type=Path, default=RESULTS / "main_job_seeds.json")
@@ -120,10 +144,20 @@ def main(args=None) -> dict:
         example="python examples/point_maze.py --seed S",
         score=f"mean success of the last {LAST} evaluations",
         target=TARGET,
+        preset=preset(),
         compilation_cache="cold" if opts.cold_cache else "on (the user's default)",
         single={},
         program={},
     )
+    if opts.add and opts.out.exists():
+        before = json.loads(opts.out.read_text())
+        if before.get("preset") != results["preset"]:
+            raise SystemExit(f"{opts.out} holds runs of another preset: no --add")
+        for part in ("single", "program"):
+            results[part] = before[part]
+        if "program_wall_s" in before:
+            results["program_wall_s"] = before["program_wall_s"]
+        results["command"] = f"{before['command']}; then {results['command']}"
 
     def write():
         for part in ("single", "program"):
@@ -140,7 +174,7 @@ def main(args=None) -> dict:
         return env
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for seed in opts.seeds:
+    for seed in [] if opts.no_single else opts.seeds:
         run_dir = opts.runs / f"{stamp}-seed{seed}"
         wall = run(["--seed", str(seed)], run_dir, env())
         (s,) = seed_scores(run_dir)
