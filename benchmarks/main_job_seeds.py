@@ -36,8 +36,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import LAST, machine, RESULTS  # noqa: E402
 
-from equicrl import CRLConfig  # noqa: E402
-
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "point_maze.py"
@@ -47,6 +45,8 @@ TARGET = dict(score=0.9, final_gap=0.1, wall_s=300.0)
 
 def preset() -> dict:
     """The main job's preset: the fields it sets away from `CRLConfig`'s defaults."""
+    from equicrl import CRLConfig
+
     spec = importlib.util.spec_from_file_location("point_maze", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import collector_2x2  # noqa: E402
 import main_job_profile as main_job_profile_script  # noqa: E402
+import main_job_seeds as main_job_seeds_script  # noqa: E402
 import reproduce_release  # noqa: E402
 
 
@@ -354,24 +355,32 @@ def main_job() -> str:
     return _table(header, rows, "lllrr") + _source(name)
 
 
-def main_job_seeds() -> str:
-    """Every seed of the main job, alone and in one program, against the target."""
-    name = "main_job_seeds.json"
+def _seeds_table(name: str, fresh: str | None = None) -> str:
+    """Every seed of a main job's preset alone and in one 10-seed program, with the
+    fresh seeds of `fresh` (alone) below, and the groups' summaries."""
     d = _load(name)
+    single = dict(d["single"])
+    if fresh:
+        single.update(_load(fresh)["single"])
     rows = []
-    for seed in sorted(d["single"], key=int):
-        alone, together = d["single"][seed], d["program"].get(seed)
-        rows.append(
-            [
-                f"{seed} ({'test' if int(seed) >= 5 else 'tuned on'})",
+    for seed in sorted(set(single) | set(d["program"]), key=int):
+        alone, together = single.get(seed), d["program"].get(seed)
+        label = "tuned on" if int(seed) < 5 else "test" if int(seed) < 10 else "fresh"
+        cells = [f"{seed} ({label})"]
+        if alone:
+            cells += [
                 _last5(alone, "curve"),
                 f"**{alone['score']:.2f}**",
                 f"{alone['final']:.2f}",
                 f"{alone['wall_s']:.0f} s",
-                f"{together['score']:.2f}" if together else "",
-                f"{together['final']:.2f}" if together else "",
             ]
-        )
+        else:
+            cells += ["", "", "", ""]
+        if together:
+            cells += [f"{together['score']:.2f}", f"{together['final']:.2f}"]
+        else:
+            cells += ["", ""]
+        rows.append(cells)
     header = [
         "seed",
         "alone: success, last 5 evaluations",
@@ -381,23 +390,45 @@ def main_job_seeds() -> str:
         "in the 10-seed program: score",
         "final",
     ]
-    lines = []
-    for part, how in (("single", "alone"), ("program", "in one program")):
-        for group, label in (("tuned", "seeds 0-4"), ("test", "seeds 5-9")):
-            g = d.get(f"{part}_{group}")
-            if g:
-                lines.append(
-                    f"{label} {how}: mean {g['mean_score']:.3f}, worst "
-                    f"{g['worst_score']:.3f}, largest final-score gap "
-                    f"{g['largest_gap']:.3f}"
-                )
+    groups = [
+        (f"{part}_{group}", f"{label} {how}")
+        for part, how in (("single", "alone"), ("program", "in one program"))
+        for group, label in (("tuned", "seeds 0-4"), ("test", "seeds 5-9"))
+    ]
+    summaries = {key: d.get(key) for key, _ in groups}
+    if fresh:
+        seeds = _load(fresh)["single"]
+        first, last = min(map(int, seeds)), max(map(int, seeds))
+        groups.append(("fresh", f"seeds {first}-{last} alone"))
+        summaries["fresh"] = main_job_seeds_script.summary(seeds)
+    lines = [
+        f"{label}: mean {g['mean_score']:.3f}, worst {g['worst_score']:.3f}, "
+        f"largest final-score gap {g['largest_gap']:.3f}"
+        for key, label in groups
+        if (g := summaries[key])
+    ]
     wall = d.get("program_wall_s")
     summary = (
         "\n\n"
         + "; ".join(lines)
         + (f"; the 10-seed program took {wall:.0f} s." if wall else ".")
     )
-    return _table(header, rows, "lllrrrr") + summary + _source(name)
+    sources = (name, fresh) if fresh else (name,)
+    return _table(header, rows, "lllrrrr") + summary + _source(*sources)
+
+
+def main_job_seeds() -> str:
+    """Every seed of the main job (the mean action), alone and in one program, and
+    the fresh seeds 10-19 alone."""
+    return _seeds_table("main_job_seeds.json", "main_job_seeds_fresh.json")
+
+
+def main_job_sampling() -> str:
+    """The same for the preset that evaluates a sample of the actor, with fresh
+    seeds 20-29."""
+    return _seeds_table(
+        "main_job_seeds_sampling.json", "main_job_seeds_sampling_fresh.json"
+    )
 
 
 def main_job_goals() -> str:
