@@ -6,11 +6,11 @@ seeds all distilled side by side) into a student of `--actor-depth` and
 A score is the paper's: per seed, the mean of the last 5 evaluations of time at goal
 and of success (the teacher's from its own metrics); the student keeps
 `student / teacher` of it (means over seeds). Then the per-action latency of both
-deterministic policies (`Run.policy()`, jitted) at batch 1 and 1,024, side by side, and
-their parameter counts.
+mean-action policies (`Run.policy(mode=0)`, jitted) at batch 1 and 1,024, side by
+side, and their parameter counts.
 
     python examples/point_maze.py --num-seeds 3 --actor-depth 16 --critic-depth 16 \
-        --total-env-steps 1000000 --lr-schedule constant \
+        --total-env-steps 1000000 --lr-schedule constant --eval-actor 0 \
         --run-dir runs/pm_u_d16       # the committed results' teacher (about 40 min)
     python benchmarks/distill.py --teacher runs/pm_u_d16
 
@@ -88,7 +88,7 @@ def main(args=None) -> dict:
     }
     results["teacher"]["summary"] = summarise(results["teacher"]["scores"])
     t_sum = results["teacher"]["summary"]
-    policies = {"teacher": teacher.policy()}
+    policies = {"teacher": teacher.policy(mode=0)}
     for loss in opts.losses:
         run_dir = opts.runs / f"{opts.teacher.name}-student-d{opts.actor_depth}-{loss}"
         started = time.perf_counter()
@@ -126,7 +126,7 @@ def main(args=None) -> dict:
             "summary": summary,
             "kept": kept,
         }
-        policies[f"student ({loss})"] = student.policy()
+        policies[f"student ({loss})"] = student.policy(mode=0)
         opts.out.write_text(json.dumps(results, indent=2) + "\n")
     results["latency"] = {
         name: {

@@ -900,7 +900,7 @@ def distill_latency() -> str:
         for who, r in _load(name)["latency"].items()
     ]
     header = [
-        "policy (`Run.policy()`)",
+        "policy (the mean action, `Run.policy(mode=0)`)",
         "parameters",
         "batch 1 (µs)",
         "batch 1,024 (µs)",
