@@ -926,6 +926,7 @@ TABLES: dict[str, Callable[[], str]] = {
         near_walls_exact,
         prefill_buffer,
         main_job,
+        main_job_sampling,
         main_job_seeds,
         main_job_tuning,
         main_job_goals,
