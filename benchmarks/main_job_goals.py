@@ -1,10 +1,10 @@
 """Where the main job's policies fail: success by goal cell.
 
 For every run directory given (default: the single runs `main_job_seeds.py` made),
-its final policy (the deterministic one the run saved) plays 1,024 episodes of the
-evaluation maze (`point_maze_u_maze_eval`: start in the top-left cell, goals in the
-three cells of the bottom corridor), the same episodes for every run, and the
-success and mean time at goal are split by the goal's cell.
+its final actor's mean action (the policy the main job saved before it sampled)
+plays 1,024 episodes of the evaluation maze (`point_maze_u_maze_eval`: start in the
+top-left cell, goals in the three cells of the bottom corridor), the same episodes
+for every run, and the success and mean time at goal are split by the goal's cell.
 
     python benchmarks/main_job_goals.py
     python benchmarks/main_job_goals.py runs/main_job_seeds/*-seed5

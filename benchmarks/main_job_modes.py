@@ -3,13 +3,14 @@
 For every run directory given (default: the single runs of `main_job_seeds.py`, seeds
 0-9 and the fresh seeds 10-19), its final actor plays the same 1,024 episodes of the
 evaluation maze in each mode of [`equicrl.act`][] (`CRLConfig.eval_actor`, the
-release's `--eval_actor`): 0, the mean action (what the main job evaluates and
-deploys); 1, a sample of the actor's distribution; K >= 2, the best of K samples by
-the run's critic. Success (the goal ever reached) and time at goal (steps within the
-threshold, of 200) per run and mode.
+release's `--eval_actor`): 0, the mean action (what the main job evaluated and
+deployed until it adopted sampling); 1, a sample of the actor's distribution (what it
+does now); K >= 2, the best of K samples by the run's critic. Success (the goal ever
+reached) and time at goal (steps within the threshold, of 200) per run and mode.
 
-An exploratory reading of trained runs: training does not depend on the mode, only
-what is evaluated does.
+An exploratory reading of trained runs, which led to the main job's test of
+`eval_actor=1` (the training guide): training does not depend on the mode, only what is
+evaluated does.
 
     python benchmarks/main_job_modes.py
     python benchmarks/main_job_modes.py runs/main_job_seeds/*-seed5 --modes 0 1
