@@ -59,7 +59,10 @@ class CRLConfig:
     """How the actor acts in evaluations (the release's `--eval_actor`, whose default
     is the mean action, 0); the same modes as `expl_actor`. A sampling mode draws
     fresh noise at every step (the release's evaluation reuses one key for the
-    whole evaluation)."""
+    whole evaluation). It is also how the run's deployed policy acts
+    (`Run.policy()`), and how its end-of-run pictures' episodes do. The main job
+    (`examples/point_maze.py`) samples, 1: its mean action can stick against a wall
+    (the training guide)."""
     batch_size: int = 512
     """Relabelled transitions per gradient step (also the InfoNCE negatives)."""
     env_steps_per_gradient_step: int | float = 40.0
