@@ -15,7 +15,8 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from ..nn._actor import act, check_actor_mode, GoalConditionedActor
+from ..nn._actor import check_actor_mode, GoalConditionedActor
+from ..training._evaluate import action_keys, step_actions
 
 
 _MAZE_COLOURS = {"#": "#2f3542", ".": "#ffffff", "S": "#2ecc71", "G": "#f39c12"}
@@ -115,18 +116,10 @@ def _rollout(actor, env, key, num_episodes: int, episode_length: int, mode, crit
     sd = env.state_dim
     state = jax.vmap(env.reset)(jr.split(key, num_episodes))
     # The actions' noise, for a sampling mode, drawn as an evaluation's is.
-    action_keys = (
-        jr.split(jr.fold_in(key, 1), (episode_length, num_episodes)) if mode else None
-    )
+    keys = action_keys(key, mode, episode_length, num_episodes)
 
     def body(state, keys):
-        s, g = state.obs[:, :sd], state.obs[:, sd:]
-        if keys is None:
-            action = jax.vmap(actor.deterministic_action)(s, g)
-        else:
-            action = jax.vmap(
-                lambda s, g, k: act(actor, s, g, mode=mode, key=k, critic=critic)
-            )(s, g, keys)
+        action = step_actions(actor, state.obs, sd, keys, mode, critic)
         # Episodes that ended stay at their last state.
         next_state = jax.vmap(env.step)(state, action)
         done = state.done > 0
@@ -139,7 +132,7 @@ def _rollout(actor, env, key, num_episodes: int, episode_length: int, mode, crit
         )
         return next_state, next_state
 
-    _, states = jax.lax.scan(body, state, action_keys, length=episode_length)
+    _, states = jax.lax.scan(body, state, keys, length=episode_length)
     return jax.tree.map(
         lambda first, rest: jnp.concatenate([first[None], rest]), state, states
     )

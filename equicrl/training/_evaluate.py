@@ -16,16 +16,32 @@ from ..nn._critic import ContrastiveCritic
 from ._sharding import DATA_AXIS
 
 
+def action_keys(key, mode: int, episode_length: int, num_episodes: int):
+    """The actions' noise of `num_episodes` episodes played from `key`: a key per step
+    and episode for a sampling mode (the episodes, drawn from `key` itself, are those
+    of mode 0), `None` for the mean action, which needs none."""
+    if not mode:
+        return None
+    return jr.split(jr.fold_in(key, 1), (episode_length, num_episodes))
+
+
+def step_actions(actor, obs, state_dim: int, keys, mode: int, critic):
+    """One step's actions of a batch of episodes (`obs`: `concat(state, goal)` rows),
+    the actor acting in `mode` with that step's `keys` (`None`: the mean action)."""
+    s, g = obs[:, :state_dim], obs[:, state_dim:]
+    if keys is None:
+        return jax.vmap(actor.deterministic_action)(s, g)
+    return jax.vmap(lambda s, g, k: act(actor, s, g, mode=mode, key=k, critic=critic))(
+        s, g, keys
+    )
+
+
 def _rollout(
     actor, env, key, num_episodes: int, episode_length: int, mesh, critic=None, mode=0
 ):
     sd = env.state_dim
     state = jax.vmap(env.reset)(jr.split(key, num_episodes))
-    # The actions' noise, only for a sampling mode (the episodes are those of mode
-    # 0); the mean action needs none.
-    action_keys = (
-        jr.split(jr.fold_in(key, 1), (episode_length, num_episodes)) if mode else None
-    )
+    keys = action_keys(key, mode, episode_length, num_episodes)
     if mesh is not None:
         # Episodes split across the devices, like the training envs.
         state = jax.lax.with_sharding_constraint(
@@ -34,13 +50,7 @@ def _rollout(
 
     def body(carry, keys):
         state, alive, last_dist = carry
-        s, g = state.obs[:, :sd], state.obs[:, sd:]
-        if keys is None:
-            action = jax.vmap(actor.deterministic_action)(s, g)
-        else:
-            action = jax.vmap(
-                lambda s, g, k: act(actor, s, g, mode=mode, key=k, critic=critic)
-            )(s, g, keys)
+        action = step_actions(actor, state.obs, sd, keys, mode, critic)
         state = jax.vmap(env.step)(state, action)
         at_goal = state.metrics["success"] * alive
         last_dist = jnp.where(alive > 0, state.metrics["dist"], last_dist)
@@ -48,9 +58,7 @@ def _rollout(
         return (state, alive, last_dist), at_goal
 
     init = (state, jnp.ones(num_episodes), state.metrics["dist"])
-    (_, _, final_dist), at_goal = jax.lax.scan(
-        body, init, action_keys, length=episode_length
-    )
+    (_, _, final_dist), at_goal = jax.lax.scan(body, init, keys, length=episode_length)
     results = at_goal.sum(0), (at_goal.sum(0) > 0).astype(jnp.float32), final_dist
     if mesh is not None:
         # Replicated (a tiny all-gather), so that every process of a multi-host run
