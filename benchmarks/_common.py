@@ -81,6 +81,18 @@ def machine() -> dict:
     )
 
 
+def provenance(script: str, args: list[str] | None) -> dict:
+    """A result file's header: the command that made it (`script`'s path from the
+    repository root, with `args`, else this process's arguments), the date and the
+    machine."""
+    name = Path(script).resolve().relative_to(Path(__file__).parents[1]).as_posix()
+    return dict(
+        command=" ".join(["python", name, *(args or sys.argv[1:])]),
+        date=time.strftime("%Y-%m-%d"),
+        machine=machine(),
+    )
+
+
 def steady_time(
     step: Callable[[], object],
     *,

@@ -15,12 +15,11 @@ Writes `benchmarks/results/main_job_goals.json` and prints a table.
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, RESULTS  # noqa: E402
+from _common import provenance, RESULTS  # noqa: E402
 
 
 ROOT = Path(__file__).parents[1]
@@ -71,11 +70,7 @@ def main(args=None) -> dict:
     if not runs:
         raise SystemExit("no runs: give run directories, or run main_job_seeds.py")
     results = dict(
-        command=" ".join(
-            ["python benchmarks/main_job_goals.py", *(args or sys.argv[1:])]
-        ),
-        date=time.strftime("%Y-%m-%d"),
-        machine=machine(),
+        **provenance(__file__, args),
         episodes=EPISODES,
         runs=[by_goal_cell(d) for d in runs],
     )

@@ -26,12 +26,11 @@ Writes `benchmarks/results/main_job_modes.json` (or `--out`) and prints a line a
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, RESULTS  # noqa: E402
+from _common import provenance, RESULTS  # noqa: E402
 
 
 ROOT = Path(__file__).parents[1]
@@ -100,11 +99,7 @@ def main(args=None) -> dict:
             )
         results += entries
     out = dict(
-        command=" ".join(
-            ["python benchmarks/main_job_modes.py", *(args or sys.argv[1:])]
-        ),
-        date=time.strftime("%Y-%m-%d"),
-        machine=machine(),
+        **provenance(__file__, args),
         episodes=EPISODES,
         modes=opts.modes,
         runs=results,

@@ -34,7 +34,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import LAST, machine, RESULTS  # noqa: E402
+from _common import LAST, provenance, RESULTS  # noqa: E402
 
 
 ROOT = Path(__file__).parents[1]
@@ -136,11 +136,7 @@ def main(args=None) -> dict:
         print(table(results))
         return results
     results = dict(
-        command=" ".join(
-            ["python benchmarks/main_job_seeds.py", *(args or sys.argv[1:])]
-        ),
-        date=time.strftime("%Y-%m-%d"),
-        machine=machine(),
+        **provenance(__file__, args),
         example="python examples/point_maze.py --seed S",
         score=f"mean success of the last {LAST} evaluations",
         target=TARGET,
